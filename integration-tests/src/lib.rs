@@ -1,0 +1,1 @@
+//! Harness for drover's tests against a real Kubernetes control plane.
