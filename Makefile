@@ -1,0 +1,42 @@
+# drover: the commands a newcomer runs. `make demo` and `make test` are the two that matter.
+SHELL := /usr/bin/env bash
+.DEFAULT_GOAL := help
+
+N ?= 10000
+M ?= 1000
+CONTROLPLANE_BUILD := integration-tests/scripts/build-controlplane.sh
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+.PHONY: controlplane-bin
+controlplane-bin: ## Build (or reuse) kube-apiserver, kube-controller-manager and etcd
+	@$(CONTROLPLANE_BUILD) >/dev/null
+
+.PHONY: test
+test: ## Run every test: unit tests, CRD staleness, and the integration suite on a real control plane
+	export DROVER_CONTROLPLANE_BIN="$$($(CONTROLPLANE_BUILD))" && \
+	cargo test --workspace --all-targets
+
+.PHONY: lint
+lint: ## cargo fmt --check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+.PHONY: crds
+crds: ## Regenerate crds/ from the Rust types
+	cargo run -q -- crds --write crds
+
+.PHONY: controlplane
+controlplane: ## Start a control plane in the foreground and print its kubeconfig (Ctrl-C stops it)
+	integration-tests/scripts/controlplane.sh
+
+.PHONY: demo
+demo: ## Run drover's main job on a local control plane with a sample estate
+	integration-tests/scripts/demo.sh
+
+.PHONY: bench
+bench: ## Benchmarks against the write floor (make bench N=2000 M=200)
+	export DROVER_CONTROLPLANE_BIN="$$($(CONTROLPLANE_BUILD))" && \
+	cargo run --release -p drover-integration-tests --bin bench -- --clusters $(N) --workspaces $(M)

@@ -1,0 +1,97 @@
+use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{AgentSchedulingCustomization, Condition, EnvVar};
+
+/// `clusters.fleet.cattle.io`: what fleet-controller consumes. Namespaced (the workspace).
+/// drover writes the spec fields below; fleet-controller writes `spec.clientID` and the status,
+/// users write `redeployAgentGeneration`, `paused` and `templateValues`. Those are modelled so
+/// drover can read them, and are never part of a desired object.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "fleet.cattle.io",
+    version = "v1alpha1",
+    kind = "Cluster",
+    root = "FleetCluster",
+    namespaced,
+    status = "FleetClusterStatus",
+    printcolumn = r#"{"name":"Bundles-Ready","type":"string","jsonPath":".status.display.readyBundles"}"#,
+    printcolumn = r#"{"name":"Last-Seen","type":"string","jsonPath":".status.agent.lastSeen"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetClusterSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_config_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_config_secret_namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_env_vars: Option<Vec<EnvVar>>,
+    /// Empty for downstream clusters (Fleet uses `cattle-fleet-system`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_tolerations: Option<Vec<Toleration>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_affinity: Option<Affinity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_resources: Option<ResourceRequirements>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_scheduling_customization: Option<AgentSchedulingCustomization>,
+    #[serde(
+        default,
+        rename = "privateRepoURL",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub private_repo_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_pull_secrets: Option<Vec<String>>,
+    /// Written by fleet-controller.
+    #[serde(default, rename = "clientID", skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Written by users to redeploy the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeploy_agent_generation: Option<i64>,
+    /// Written by users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+    /// Written by users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crds::preserve_unknown_object")]
+    pub template_values: Option<serde_json::Value>,
+}
+
+/// Written by fleet-controller; drover only reads it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetClusterStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<Condition>>,
+}
+
+/// `clustergroups.fleet.cattle.io`: drover writes one, `default` in `fleet-local`, selecting
+/// the local cluster (§C6).
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "fleet.cattle.io",
+    version = "v1alpha1",
+    kind = "ClusterGroup",
+    namespaced,
+    status = "ClusterGroupStatus"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterGroupSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+}
+
+/// Written by fleet-controller.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterGroupStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_count: Option<i64>,
+}

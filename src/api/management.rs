@@ -1,0 +1,82 @@
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{AgentDeploymentCustomization, Condition, EnvVar};
+
+/// `clusters.management.cattle.io`: Rancher's cluster record. Cluster-scoped. Rancher registers
+/// it without a schema and real objects carry hundreds of fields drover neither models nor may
+/// drop; drover's CRD copy is schema-less too (see [`crate::crds`]).
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "management.cattle.io",
+    version = "v3",
+    kind = "Cluster",
+    root = "MgmtCluster",
+    status = "MgmtClusterStatus"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtClusterSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// True only for the cluster drover runs in (`local`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_workspace_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_env_vars: Option<Vec<EnvVar>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_agent_deployment_customization: Option<AgentDeploymentCustomization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_agent_deployment_customization: Option<AgentDeploymentCustomization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_deployment_customization: Option<AgentDeploymentCustomization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_config: Option<ImportedConfig>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedConfig {
+    #[serde(
+        default,
+        rename = "privateRegistryURL",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub private_registry_url: Option<String>,
+    /// Names of pull secrets for the private registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_registry_pull_secrets: Option<Vec<String>>,
+}
+
+/// Written by cluster agents and Rancher; drover only reads it (and bootstraps `local`, §C9).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtClusterStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<Condition>>,
+}
+
+impl MgmtCluster {
+    pub fn conditions(&self) -> &[Condition] {
+        self.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// `spec.fleetWorkspaceName` when non-empty.
+    pub fn workspace(&self) -> Option<&str> {
+        self.spec
+            .fleet_workspace_name
+            .as_deref()
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn is_internal(&self) -> bool {
+        self.spec.internal == Some(true)
+    }
+}

@@ -1,0 +1,90 @@
+//! Every label, annotation, finalizer and well-known name drover reads or writes, with who else
+//! reads it. Keys shared with Rancher keep Rancher's spelling so objects created by Rancher before
+//! drover took over are recognised.
+
+/// Field manager for every server-side apply drover sends.
+pub const FIELD_MANAGER: &str = "drover";
+
+/// Default workspace for downstream clusters (Rancher's default; configurable).
+pub const DEFAULT_WORKSPACE: &str = "fleet-default";
+/// Workspace of the local (internal) cluster. Fleet and Rancher both hard-code it.
+pub const LOCAL_WORKSPACE: &str = "fleet-local";
+/// Name of the mgmt and prov cluster that represents the cluster drover runs in.
+pub const LOCAL_CLUSTER: &str = "local";
+/// Agent namespace of the local cluster's fleet-agent, so that an upstream Fleet's agent (in
+/// `cattle-fleet-system`) and the local one never collide ("Fleet managing Fleet").
+pub const LOCAL_AGENT_NAMESPACE: &str = "cattle-fleet-local-system";
+
+pub mod finalizers {
+    //! Rancher's finalizer names: clusters that already carry them from a Rancher installation
+    //! are handled by drover instead of being stuck.
+    pub const PROV_CLUSTER: &str = "wrangler.cattle.io/provisioning-cluster-remove";
+    pub const MGMT_CLUSTER: &str = "wrangler.cattle.io/mgmt-cluster-remove";
+    /// drover's own: holds a workspace until its namespace may safely go.
+    pub const WORKSPACE: &str = "drover.cattle.io/workspace-protection";
+}
+
+pub mod annotations {
+    //! Annotation keys. Read by Rancher's UI and by users unless said otherwise.
+    /// prov: names the mgmt cluster to create (only before a name was chosen).
+    pub const MANAGEMENT_CLUSTER_NAME: &str = "provisioning.cattle.io/management-cluster-name";
+    /// prov: moves the cluster to another workspace (wins over the mgmt value).
+    pub const FLEET_WORKSPACE_NAME: &str = "provisioning.cattle.io/fleet-workspace-name";
+    /// prov -> mgmt `spec.description`.
+    pub const DESCRIPTION: &str = "field.cattle.io/description";
+    /// prov and workspace: the user who created the object.
+    pub const CREATOR_ID: &str = "field.cattle.io/creatorId";
+    /// mgmt: truthy when an external tool manages the cluster; no workspace defaulting then.
+    pub const EXTERNALLY_MANAGED: &str = "provisioning.cattle.io/externally-managed";
+    /// workspace: `"false"` means the workspace does not own a namespace.
+    pub const MANAGED: &str = "provisioning.cattle.io/managed";
+    /// prov (written for legacy clusters): the mgmt display name.
+    pub const MANAGEMENT_CLUSTER_DISPLAY_NAME: &str =
+        "provisioning.cattle.io/management-cluster-display-name";
+    /// mgmt (written): `"true"` iff the prov cluster has `spec.rkeConfig`.
+    pub const ADMINISTRATED: &str = "provisioning.cattle.io/administrated";
+    /// namespace: lets a workspace adopt a namespace that drover did not create.
+    pub const ALLOW_EXISTING_NAMESPACE: &str =
+        "field.cattle.io/allow-fleetworkspace-creation-for-existing-namespace";
+    /// Ownership marks, Rancher's objectset keys.
+    pub const OWNER_GVK: &str = "objectset.rio.cattle.io/owner-gvk";
+    pub const OWNER_NAME: &str = "objectset.rio.cattle.io/owner-name";
+    pub const OWNER_NAMESPACE: &str = "objectset.rio.cattle.io/owner-namespace";
+    /// drover's own ownership mark: the owner's UID, so a re-created owner of the same name does
+    /// not inherit (or delete) its predecessor's children.
+    pub const OWNER_UID: &str = "drover.cattle.io/owner-uid";
+}
+
+pub mod labels {
+    //! Label keys.
+    /// namespace: set by Rancher on namespaces it manages; lets a workspace adopt one.
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+    pub const MANAGED_BY_RANCHER: &str = "rancher";
+    /// fleet cluster: the mgmt cluster name. Read by Rancher's UI and Fleet selectors.
+    pub const CLUSTER_NAME: &str = "management.cattle.io/cluster-name";
+    /// fleet cluster: the mgmt display name, when it is a valid label value.
+    pub const CLUSTER_DISPLAY_NAME: &str = "management.cattle.io/cluster-display-name";
+    /// fleet cluster: `name=local` on the internal cluster, selected by ClusterGroup `default`.
+    pub const NAME: &str = "name";
+    /// RBAC drover maintains for a workspace's creator: the workspace it belongs to.
+    pub const WORKSPACE: &str = "drover.cattle.io/workspace";
+    /// Node labels that mark control-plane nodes (the second is RKE1's spelling).
+    pub const CONTROL_PLANE_NODE: &str = "node-role.kubernetes.io/control-plane";
+    pub const CONTROL_PLANE_NODE_RKE1: &str = "node-role.kubernetes.io/controlplane";
+    /// Node label of the default fleet-agent affinity.
+    pub const FLEET_AGENT_NODE: &str = "fleet.cattle.io/agent";
+}
+
+pub mod conditions {
+    //! Condition types.
+    pub const READY: &str = "Ready";
+    pub const CONNECTED: &str = "Connected";
+    pub const AGENT_DEPLOYED: &str = "AgentDeployed";
+    pub const CREATED: &str = "Created";
+    /// kstatus: work in progress.
+    pub const RECONCILING: &str = "Reconciling";
+    /// kstatus: no progress without outside help.
+    pub const STALLED: &str = "Stalled";
+    /// workspace: its namespace is in place.
+    pub const NAMESPACE_READY: &str = "NamespaceReady";
+}

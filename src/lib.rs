@@ -1,0 +1,16 @@
+//! drover keeps Rancher's provisioning, management and Fleet clusters in 1:1:1 correspondence and
+//! maps Fleet workspaces to namespaces.
+//!
+//! - [`api`]: partial types for the kinds drover reads and writes.
+//! - [`mapping`]: pure functions from observed objects to desired ones; no client, no clock.
+//! - [`controllers`]: watches, reconcilers and the writes they perform.
+//! - [`runtime`]: what the controllers share (context, stores, metrics, events, leadership).
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod consts;
+pub mod controllers;
+pub mod crds;
+pub mod mapping;
+pub mod runtime;

@@ -1,0 +1,93 @@
+//! The drover binary: CLI, telemetry, then the controllers.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use drover::config::{ClusterArgs, Config, LogFormat};
+
+/// Keeps Rancher's provisioning, management and Fleet clusters in 1:1:1 correspondence and maps
+/// Fleet workspaces to namespaces.
+#[derive(Parser)]
+#[command(name = "drover", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Log format.
+    #[arg(long, env = "DROVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controllers until SIGTERM or Ctrl-C.
+    Run(Box<Config>),
+    /// Print drover's CustomResourceDefinitions as YAML, or write one file per CRD.
+    Crds {
+        /// Write `<plural>.<group>.yaml` files into this directory instead of printing.
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn crds(write: Option<PathBuf>) -> anyhow::Result<()> {
+    match write {
+        None => {
+            let yaml = drover::crds::all_yaml()?;
+            std::io::stdout().write_all(yaml.as_bytes())?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            for crd in drover::crds::all() {
+                let path = dir.join(drover::crds::file_name(&crd));
+                std::fs::write(&path, drover::crds::to_yaml(&crd)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run(cluster: ClusterArgs, config: Config, log_format: LogFormat) -> anyhow::Result<()> {
+    // Connect before logging starts, so an unreachable API server gives one line, not a log
+    // record from the client library followed by the error.
+    let client = drover::runtime::client::connect(&cluster).await?;
+    init_tracing(log_format);
+    drover::controllers::run(client, config).await?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Crds { write } => crds(write),
+        Command::Run(config) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+            .and_then(|rt| rt.block_on(run(cli.cluster, *config, cli.log_format))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("drover: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Pure functions from observed objects to desired ones: no client, no async, no clock.
+//! Most of drover's behaviour is decided here and tested here.
+
+pub mod meta;
+pub mod names;
+pub mod tolerations;

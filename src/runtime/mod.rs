@@ -1,0 +1,3 @@
+//! What the controllers share: the client, stores, metrics, events and leadership.
+
+pub mod client;
