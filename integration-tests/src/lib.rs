@@ -1,1 +1,23 @@
 //! Harness for drover's tests against a real Kubernetes control plane.
+//!
+//! [`TestEnv`] runs etcd, kube-apiserver and kube-controller-manager built from the upstream Go
+//! modules pinned in `integration-tests/controlplane` (see `scripts/build-controlplane.sh`), on
+//! free loopback ports, with drover's CRDs installed:
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use drover_integration_tests::TestEnv;
+//! let env = TestEnv::shared().await?;
+//! let client = env.client()?;
+//! let namespace = env.unique_name("ns");
+//! # let _ = (client, namespace);
+//! # Ok(())
+//! # }
+//! ```
+
+mod apply;
+mod controlplane;
+mod process;
+
+pub use apply::{FIELD_MANAGER, documents};
+pub use controlplane::{TestEnv, binaries_dir, crd_files, crds, repo_root, unique_name};
