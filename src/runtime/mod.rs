@@ -1,3 +1,11 @@
-//! What the controllers share: the client, stores, metrics, events and leadership.
+//! What the controllers share: the client, stores, writes, metrics, events and leadership.
 
 pub mod client;
+pub mod context;
+pub mod events;
+pub mod leadership;
+pub mod metrics;
+pub mod stores;
+pub mod write;
+
+pub use context::Context;

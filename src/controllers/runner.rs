@@ -1,0 +1,86 @@
+//! What every controller does around its reconcile: skip work while standing by, time and count
+//! it, back off per object on failure, reset that backoff on success.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use kube::Resource;
+use kube::runtime::Controller;
+use kube::runtime::controller::Action;
+use serde::de::DeserializeOwned;
+use tracing::{debug, warn};
+
+use super::Error;
+use crate::runtime::Context;
+
+/// Runs `controller` with `reconcile` until its shutdown trigger fires.
+pub fn drive<K, F, Fut>(
+    name: &'static str,
+    controller: Controller<K>,
+    ctx: Arc<Context>,
+    shutdown: super::Shutdown,
+    reconcile: F,
+) -> BoxFuture<'static, ()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource,
+    <K as Resource>::DynamicType: Eq + Hash,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    let reconcile = Arc::new(reconcile);
+    let controller = controller
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
+        )
+        .reconcile_all_on(ctx.leadership.gained())
+        .graceful_shutdown_on(shutdown);
+    Box::pin(
+        controller
+            .run(
+                move |obj: Arc<K>, ctx: Arc<Context>| {
+                    let reconcile = reconcile.clone();
+                    async move {
+                        if !ctx.leadership.is_leader() {
+                            return Ok(Action::await_change());
+                        }
+                        let key = object_key(obj.as_ref());
+                        let started = Instant::now();
+                        let result = reconcile(obj, ctx.clone()).await;
+                        ctx.metrics.reconciled(name, started.elapsed());
+                        if result.is_ok() {
+                            ctx.reset_backoff(&key);
+                        }
+                        result
+                    }
+                },
+                move |obj: Arc<K>, error: &Error, ctx: Arc<Context>| {
+                    let key = object_key(obj.as_ref());
+                    ctx.metrics.failed(name, error.category());
+                    let delay = ctx.next_backoff(&key);
+                    warn!(controller = name, object = %key, %error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+                    Action::requeue(delay)
+                },
+                ctx,
+            )
+            .for_each(move |result| {
+                if let Err(error) = result {
+                    debug!(controller = name, %error, "controller event");
+                }
+                std::future::ready(())
+            }),
+    )
+}
+
+/// `namespace/name` or `name`, for logs and the backoff table.
+pub fn object_key<K: Resource>(obj: &K) -> String {
+    let meta = obj.meta();
+    match &meta.namespace {
+        Some(ns) => format!("{ns}/{}", meta.name.as_deref().unwrap_or_default()),
+        None => meta.name.clone().unwrap_or_default(),
+    }
+}

@@ -1,0 +1,96 @@
+//! The context every reconcile receives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use dashmap::DashMap;
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use kube::Client;
+use kube::core::PartialObjectMeta;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::Store;
+
+use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
+use crate::config::Config;
+use crate::runtime::leadership::Leadership;
+use crate::runtime::metrics::Metrics;
+
+/// Read-only caches of every kind drover looks at. Namespaces and Secrets are metadata-only;
+/// Secrets are absent when kubeconfig observation is off (no secret access at all).
+#[derive(Clone)]
+pub struct Stores {
+    pub prov: Store<ProvCluster>,
+    pub mgmt: Store<MgmtCluster>,
+    pub fleet: Store<FleetCluster>,
+    pub cluster_groups: Store<ClusterGroup>,
+    pub workspaces: Store<FleetWorkspace>,
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+    pub secrets: Option<Store<PartialObjectMeta<Secret>>>,
+    /// Control-plane nodes only, status stripped: their taints feed the local cluster's
+    /// fleet-agent tolerations.
+    pub nodes: Store<Node>,
+    /// RBAC that drover maintains for workspace creators (label `drover.cattle.io/workspace`).
+    pub role_bindings: Store<RoleBinding>,
+    pub cluster_roles: Store<ClusterRole>,
+    pub cluster_role_bindings: Store<ClusterRoleBinding>,
+}
+
+pub struct Context {
+    pub client: Client,
+    pub config: Config,
+    pub stores: Stores,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    pub leadership: Leadership,
+    /// Per-object failure backoff: exponential, capped, reset on success.
+    backoffs: DashMap<String, ExponentialBackoff>,
+}
+
+/// First retry after a failure, and the cap.
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+impl Context {
+    pub fn new(
+        client: Client,
+        config: Config,
+        stores: Stores,
+        metrics: Arc<Metrics>,
+        recorder: Recorder,
+        leadership: Leadership,
+    ) -> Self {
+        Self {
+            client,
+            config,
+            stores,
+            metrics,
+            recorder,
+            leadership,
+            backoffs: DashMap::new(),
+        }
+    }
+
+    /// The delay before retrying `key` after one more failure.
+    pub fn next_backoff(&self, key: &str) -> Duration {
+        self.backoffs
+            .entry(key.to_string())
+            .or_insert_with(|| {
+                ExponentialBuilder::default()
+                    .with_min_delay(BACKOFF_MIN)
+                    .with_max_delay(BACKOFF_MAX)
+                    .with_factor(2.0)
+                    .with_jitter()
+                    .without_max_times()
+                    .build()
+            })
+            .next()
+            .unwrap_or(BACKOFF_MAX)
+    }
+
+    /// Forgets the failures of `key` after a successful reconcile.
+    pub fn reset_backoff(&self, key: &str) {
+        self.backoffs.remove(key);
+    }
+}

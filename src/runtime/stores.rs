@@ -1,0 +1,116 @@
+//! One watch per kind, shared by every controller: a reflector store for reads and a fan-out of
+//! every touched object (applied *and* deleted) to each subscribed controller. kube's own shared
+//! streams do not pass deletions on, and drover must react to a deleted fleet cluster or
+//! namespace by re-creating it.
+
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use futures::{Stream, StreamExt};
+use kube::Resource;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tracing::warn;
+
+use crate::consts::FIELD_MANAGER;
+
+/// Drops everything from `metadata.managedFields` except drover's own entries, which the write
+/// layer needs to tell when a field it owns is no longer wanted. The rest is memory spent on
+/// nothing.
+pub fn keep_own_managed_fields<K: Resource>(obj: &mut K) {
+    if let Some(managed) = obj.meta_mut().managed_fields.as_mut() {
+        managed.retain(|m| m.manager.as_deref() == Some(FIELD_MANAGER));
+    }
+    let meta = obj.meta_mut();
+    if meta.managed_fields.as_ref().is_some_and(Vec::is_empty) {
+        meta.managed_fields = None;
+    }
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// The shared watch of one kind.
+pub struct Hub<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store: Store<K>,
+    writer: Option<reflector::store::Writer<K>>,
+    subscribers: Arc<Mutex<Vec<UnboundedSender<K>>>>,
+}
+
+impl<K> Hub<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
+    pub fn new() -> Self {
+        let (store, writer) = reflector::store();
+        Self {
+            store,
+            writer: Some(writer),
+            subscribers: Arc::default(),
+        }
+    }
+
+    /// The cache. Not ready until the first list finished ([`Store::wait_until_ready`]).
+    pub fn store(&self) -> Store<K> {
+        self.store.clone()
+    }
+
+    /// A stream of every object this watch touches from now on, for `Controller::for_stream`
+    /// and `watches_stream`.
+    pub fn subscribe(&self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+        let (tx, rx) = unbounded_channel();
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.push(tx);
+        }
+        UnboundedReceiverStream::new(rx).map(Ok)
+    }
+
+    /// Spawns the task that drives the watch. Call once, after the subscriptions.
+    pub fn run<S>(&mut self, events: S) -> tokio::task::JoinHandle<()>
+    where
+        S: Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
+    {
+        let subscribers = self.subscribers.clone();
+        let Some(writer) = self.writer.take() else {
+            return tokio::spawn(async {});
+        };
+        let kind = K::kind(&()).to_string();
+        tokio::spawn(async move {
+            let mut stream = std::pin::pin!(reflector::reflector(writer, events));
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(event) => {
+                        let touched: Vec<&K> = match &event {
+                            watcher::Event::Apply(o)
+                            | watcher::Event::Delete(o)
+                            | watcher::Event::InitApply(o) => vec![o],
+                            watcher::Event::Init | watcher::Event::InitDone => vec![],
+                        };
+                        if touched.is_empty() {
+                            continue;
+                        }
+                        if let Ok(mut subs) = subscribers.lock() {
+                            subs.retain(|tx| touched.iter().all(|o| tx.send((*o).clone()).is_ok()));
+                        }
+                    }
+                    Err(error) => warn!(%error, kind, "watch failed; retrying with backoff"),
+                }
+            }
+        })
+    }
+}
+
+impl<K> Default for Hub<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,384 @@
+//! The one place that performs API writes. Every write checks leadership first, is counted by
+//! kind and verb, and is skipped when the object already says what drover wants, so that a
+//! no-op reconcile sends nothing.
+
+use std::fmt::Debug;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::consts::FIELD_MANAGER;
+use crate::runtime::Context;
+
+/// A failed write, named after the action and carrying the object.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("not the leader: refusing to {verb} {kind} {name}")]
+    NotLeader {
+        verb: &'static str,
+        kind: String,
+        name: String,
+    },
+    #[error("failed to {verb} {kind} {name}: {source}")]
+    Api {
+        verb: &'static str,
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("failed to serialize {kind} {name}: {source}")]
+    Serialize {
+        kind: String,
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl WriteError {
+    /// Metric label for the failure category.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::NotLeader { .. } => "not_leader",
+            Self::Api { source, .. } => match source {
+                kube::Error::Api(s) if s.code == 409 => "conflict",
+                kube::Error::Api(s) if s.code == 403 => "forbidden",
+                kube::Error::Api(s) if s.code == 404 => "not_found",
+                kube::Error::Api(s) if s.code == 422 || s.code == 400 => "invalid",
+                kube::Error::Api(_) => "api",
+                _ => "transport",
+            },
+            Self::Serialize { .. } => "serialize",
+        }
+    }
+
+    /// The API status code, when the API server answered.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Self::Api {
+                source: kube::Error::Api(s),
+                ..
+            } => Some(s.code),
+            _ => None,
+        }
+    }
+}
+
+fn display_name<K: Resource>(obj: &K) -> String {
+    let meta = obj.meta();
+    match &meta.namespace {
+        Some(ns) => format!("{ns}/{}", meta.name.as_deref().unwrap_or_default()),
+        None => meta.name.clone().unwrap_or_default(),
+    }
+}
+
+/// Whether every value in `desired` is present and equal in `actual`. Objects are compared key by
+/// key, everything else (lists included: drover's lists are atomic) by equality.
+pub fn is_subset(desired: &Value, actual: &Value) -> bool {
+    match (desired, actual) {
+        (Value::Object(d), Value::Object(a)) => d
+            .iter()
+            .all(|(k, dv)| a.get(k).is_some_and(|av| is_subset(dv, av))),
+        (d, a) => d == a,
+    }
+}
+
+/// Whether every field that drover's earlier apply owns (a `fieldsV1` tree) is still part of
+/// `desired`; if not, the next apply must remove it.
+pub fn owned_fields_are_desired(owned: &Value, desired: &Value) -> bool {
+    let Value::Object(owned) = owned else {
+        return true;
+    };
+    owned.iter().all(|(key, sub)| {
+        let Some(field) = key.strip_prefix("f:") else {
+            // `.`, `k:`, `v:` and `i:` entries belong to lists, which are compared whole.
+            return true;
+        };
+        match desired.get(field) {
+            None => false,
+            Some(d @ Value::Object(_)) => owned_fields_are_desired(sub, d),
+            Some(_) => true,
+        }
+    })
+}
+
+/// drover's own managed-fields entry for the main resource (`subresource = None`) or `status`.
+pub fn own_fields<'a>(
+    managed: Option<&'a [ManagedFieldsEntry]>,
+    subresource: Option<&str>,
+) -> Option<&'a Value> {
+    managed?
+        .iter()
+        .find(|m| {
+            m.manager.as_deref() == Some(FIELD_MANAGER)
+                && m.operation.as_deref() == Some("Apply")
+                && m.subresource.as_deref().filter(|s| !s.is_empty()) == subresource
+        })
+        .and_then(|m| m.fields_v1.as_ref())
+        .map(|f| &f.0)
+}
+
+/// Whether applying `desired` over `current` would change anything drover owns.
+pub fn needs_apply<K: Resource + Serialize>(
+    desired: &Value,
+    current: Option<&K>,
+    subresource: Option<&str>,
+) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    let Ok(actual) = serde_json::to_value(current) else {
+        return true;
+    };
+    if !is_subset(desired, &actual) {
+        return true;
+    }
+    own_fields(current.meta().managed_fields.as_deref(), subresource)
+        .is_some_and(|owned| !owned_fields_are_desired(owned, desired))
+}
+
+fn api_error<K: Resource<DynamicType = ()>>(
+    verb: &'static str,
+    name: String,
+    source: kube::Error,
+) -> WriteError {
+    WriteError::Api {
+        verb,
+        kind: K::kind(&()).to_string(),
+        name,
+        source,
+    }
+}
+
+impl Context {
+    fn ensure_leader<K: Resource<DynamicType = ()>>(
+        &self,
+        verb: &'static str,
+        name: &str,
+    ) -> Result<(), WriteError> {
+        if self.leadership.is_leader() {
+            Ok(())
+        } else {
+            Err(WriteError::NotLeader {
+                verb,
+                kind: K::kind(&()).to_string(),
+                name: name.to_string(),
+            })
+        }
+    }
+
+    /// Server-side applies `desired` (main resource) unless `current` already matches.
+    /// Returns whether a write was sent.
+    pub async fn apply<K>(
+        &self,
+        api: &Api<K>,
+        desired: &K,
+        current: Option<&K>,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+    {
+        self.apply_to(api, desired, current, None).await
+    }
+
+    /// Server-side applies `desired` to the status subresource unless `current` already matches.
+    pub async fn apply_status<K>(
+        &self,
+        api: &Api<K>,
+        desired: &K,
+        current: Option<&K>,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+    {
+        self.apply_to(api, desired, current, Some("status")).await
+    }
+
+    async fn apply_to<K>(
+        &self,
+        api: &Api<K>,
+        desired: &K,
+        current: Option<&K>,
+        subresource: Option<&str>,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+    {
+        let name = desired.name_any();
+        let value = serde_json::to_value(desired).map_err(|source| WriteError::Serialize {
+            kind: K::kind(&()).to_string(),
+            name: display_name(desired),
+            source,
+        })?;
+        if !needs_apply(&value, current, subresource) {
+            return Ok(false);
+        }
+        let verb = if subresource.is_some() {
+            "apply_status"
+        } else {
+            "apply"
+        };
+        self.ensure_leader::<K>(verb, &display_name(desired))?;
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let result = match subresource {
+            None => api.patch(&name, &params, &Patch::Apply(&value)).await,
+            Some(_) => {
+                api.patch_status(&name, &params, &Patch::Apply(&value))
+                    .await
+            }
+        };
+        self.metrics.write(&K::kind(&()), verb);
+        result.map_err(|e| api_error::<K>(verb, display_name(desired), e))?;
+        Ok(true)
+    }
+
+    /// Deletes `obj` only if it is still the same object (UID precondition). NotFound and
+    /// Conflict mean it is already gone or was replaced: both are success for the caller.
+    pub async fn delete<K>(&self, api: &Api<K>, obj: &K) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        let name = display_name(obj);
+        self.ensure_leader::<K>("delete", &name)?;
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: obj.meta().uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        self.metrics.write(&K::kind(&()), "delete");
+        match api.delete(&obj.name_any(), &params).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
+            Err(e) => Err(api_error::<K>("delete", name, e)),
+        }
+    }
+
+    /// Adds `finalizer` unless present. A JSON patch that tests the current list, so a concurrent
+    /// change by another actor makes it fail (and retry) instead of dropping their finalizer.
+    pub async fn add_finalizer<K>(
+        &self,
+        api: &Api<K>,
+        obj: &K,
+        finalizer: &str,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        let current = obj.finalizers();
+        if current.iter().any(|f| f == finalizer) {
+            return Ok(false);
+        }
+        let patch = if obj.meta().finalizers.is_none() {
+            serde_json::json!([
+                {"op": "test", "path": "/metadata/uid", "value": obj.meta().uid},
+                {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
+            ])
+        } else {
+            serde_json::json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": current},
+                {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer},
+            ])
+        };
+        self.json_patch(api, obj, "add_finalizer", patch).await
+    }
+
+    /// Removes `finalizer` when present (same test-then-change patch as [`Self::add_finalizer`]).
+    pub async fn remove_finalizer<K>(
+        &self,
+        api: &Api<K>,
+        obj: &K,
+        finalizer: &str,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        let Some(index) = obj.finalizers().iter().position(|f| f == finalizer) else {
+            return Ok(false);
+        };
+        let patch = serde_json::json!([
+            {"op": "test", "path": format!("/metadata/finalizers/{index}"), "value": finalizer},
+            {"op": "remove", "path": format!("/metadata/finalizers/{index}")},
+        ]);
+        match self.json_patch(api, obj, "remove_finalizer", patch).await {
+            // Gone already: nothing holds it any more.
+            Err(e) if e.code() == Some(404) => Ok(false),
+            other => other,
+        }
+    }
+
+    async fn json_patch<K>(
+        &self,
+        api: &Api<K>,
+        obj: &K,
+        verb: &'static str,
+        patch: Value,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        let name = display_name(obj);
+        self.ensure_leader::<K>(verb, &name)?;
+        let patch: json_patch::Patch =
+            serde_json::from_value(patch).map_err(|source| WriteError::Serialize {
+                kind: K::kind(&()).to_string(),
+                name: name.clone(),
+                source,
+            })?;
+        self.metrics.write(&K::kind(&()), "patch");
+        api.patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await
+        .map_err(|e| api_error::<K>(verb, name, e))?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_desired_object_contained_in_the_actual_one_is_a_subset() {
+        let desired = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"x": [1, 2]}});
+        let actual =
+            json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"x": [1, 2], "y": 3}});
+        assert!(is_subset(&desired, &actual));
+    }
+
+    #[test]
+    fn a_changed_value_or_list_is_not_a_subset() {
+        let actual = json!({"spec": {"x": [1, 2], "y": "a"}});
+        assert!(!is_subset(&json!({"spec": {"y": "b"}}), &actual));
+        assert!(!is_subset(&json!({"spec": {"x": [1]}}), &actual));
+        assert!(!is_subset(&json!({"spec": {"z": 1}}), &actual));
+    }
+
+    #[test]
+    fn a_field_drover_owns_but_no_longer_wants_is_detected() {
+        let owned =
+            json!({"f:metadata": {"f:labels": {"f:a": {}, "f:b": {}}}, "f:spec": {"f:x": {}}});
+        let desired = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"x": [1]}});
+        assert!(!owned_fields_are_desired(&owned, &desired));
+        let desired = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"x": [1]}});
+        assert!(owned_fields_are_desired(&owned, &desired));
+    }
+
+    #[test]
+    fn list_entries_in_owned_fields_are_compared_as_whole_lists() {
+        let owned =
+            json!({"f:spec": {"f:tolerations": {"k:{\"key\":\"a\"}": {".": {}}}, "f:x": {}}});
+        let desired = json!({"spec": {"tolerations": [{"key": "b"}], "x": 1}});
+        assert!(owned_fields_are_desired(&owned, &desired));
+    }
+}
