@@ -12,5 +12,6 @@ pub mod config;
 pub mod consts;
 pub mod controllers;
 pub mod crds;
+pub mod inspect;
 pub mod mapping;
 pub mod runtime;

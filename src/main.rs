@@ -32,6 +32,8 @@ enum Command {
         #[arg(long)]
         write: Option<PathBuf>,
     },
+    /// Report, read-only, whether clusters and workspaces correspond; exit 1 on problems.
+    Inspect(drover::inspect::InspectArgs),
 }
 
 fn init_tracing(format: LogFormat) {
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crds { write } => crds(write),
+        Command::Inspect(args) => return drover::inspect::command(&cli.cluster, &args),
         Command::Run(config) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -1,0 +1,280 @@
+//! The pure part of `drover inspect`: from listed objects to a [`Report`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Resource;
+
+use super::report::{Kind, ObjectRef, Problem, ProblemKind, Report};
+use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster, condition_is_true};
+use crate::consts::{annotations, conditions, labels};
+use crate::mapping::meta::OwnerMarks;
+use crate::mapping::names::is_legacy_name;
+
+mod clusters;
+mod workspaces;
+
+type Key = (String, String);
+
+/// Everything the analysis looks objects up in, by name.
+struct Index<'a> {
+    provs: BTreeMap<Key, &'a ProvCluster>,
+    mgmts: BTreeMap<String, &'a MgmtCluster>,
+    fleets: BTreeMap<Key, &'a FleetCluster>,
+    workspaces: BTreeMap<String, &'a FleetWorkspace>,
+    namespaces: BTreeMap<String, &'a ObjectMeta>,
+}
+
+fn name(meta: &ObjectMeta) -> String {
+    meta.name.clone().unwrap_or_default()
+}
+
+fn key(meta: &ObjectMeta) -> Key {
+    (meta.namespace.clone().unwrap_or_default(), name(meta))
+}
+
+fn object_ref(kind: Kind, meta: &ObjectMeta) -> ObjectRef {
+    ObjectRef::new(kind, meta.namespace.as_deref(), &name(meta))
+}
+
+fn prov_ref((ns, n): &Key) -> ObjectRef {
+    ObjectRef::new(Kind::Prov, Some(ns), n)
+}
+
+fn fleet_ref((ns, n): &Key) -> ObjectRef {
+    ObjectRef::new(Kind::Fleet, Some(ns), n)
+}
+
+fn mgmt_ref(n: &str) -> ObjectRef {
+    ObjectRef::new(Kind::Mgmt, None, n)
+}
+
+/// `"<group>/<version>, Kind=<Kind>"`, as [`OwnerMarks::of`] writes it.
+fn gvk<K: Resource<DynamicType = ()>>() -> String {
+    format!("{}, Kind={}", K::api_version(&()), K::kind(&()))
+}
+
+fn is_deleting(meta: &ObjectMeta) -> bool {
+    meta.deletion_timestamp.is_some()
+}
+
+/// What the analysis found so far.
+#[derive(Default)]
+struct Findings {
+    problems: Vec<Problem>,
+    /// Objects reported as orphans: their missing counterparts are not reported again.
+    orphans: BTreeSet<ObjectRef>,
+}
+
+impl Findings {
+    fn report(&mut self, kind: ProblemKind, object: ObjectRef, message: String) {
+        let duplicate = self
+            .problems
+            .iter()
+            .any(|p| p.kind == kind && p.object == object);
+        if !duplicate {
+            self.problems.push(Problem {
+                kind,
+                object,
+                message,
+            });
+        }
+    }
+
+    /// Whether counterparts are expected of this object: not while it is being deleted, and
+    /// not when it is already reported as an orphan.
+    fn expects_counterparts(&self, kind: Kind, meta: &ObjectMeta) -> bool {
+        !is_deleting(meta) && !self.orphans.contains(&object_ref(kind, meta))
+    }
+}
+
+impl Index<'_> {
+    fn finalizers(&self, f: &mut Findings, kind: Kind, meta: &ObjectMeta) {
+        let finalizers = meta.finalizers.as_deref().unwrap_or_default();
+        if is_deleting(meta) && !finalizers.is_empty() {
+            f.report(
+                ProblemKind::FinalizerHoldsDeletion,
+                object_ref(kind, meta),
+                format!(
+                    "deletion was requested but finalizer(s) {} still hold it",
+                    finalizers.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Resolves the owner named by an object's ownership marks; reports the object as an
+    /// orphan when that owner is gone or was re-created (different UID). Owners of kinds that
+    /// `drover inspect` does not read are not judged.
+    fn ownership(&self, f: &mut Findings, kind: Kind, meta: &ObjectMeta) {
+        let Some(marks) = OwnerMarks::read(meta.annotations.as_ref()) else {
+            return;
+        };
+        let owner_key = (marks.namespace.clone(), marks.name.clone());
+        let (owner_kind, owner_meta) = if marks.gvk == gvk::<ProvCluster>() {
+            (Kind::Prov, self.provs.get(&owner_key).map(|p| &p.metadata))
+        } else if marks.gvk == gvk::<MgmtCluster>() {
+            (Kind::Mgmt, self.mgmts.get(&marks.name).map(|m| &m.metadata))
+        } else if marks.gvk == gvk::<FleetCluster>() {
+            (
+                Kind::Fleet,
+                self.fleets.get(&owner_key).map(|f| &f.metadata),
+            )
+        } else if marks.gvk == gvk::<FleetWorkspace>() {
+            let owner = self.workspaces.get(&marks.name);
+            (Kind::Workspace, owner.map(|w| &w.metadata))
+        } else if marks.gvk == gvk::<Namespace>() || marks.gvk == "/v1, Kind=Namespace" {
+            let owner = self.namespaces.get(&marks.name).copied();
+            (Kind::Namespace, owner)
+        } else {
+            return;
+        };
+        let namespace = Some(marks.namespace.as_str()).filter(|ns| !ns.is_empty());
+        let owner = ObjectRef::new(owner_kind, namespace, &marks.name);
+        let message = match owner_meta {
+            None => format!("its owner {owner} (ownership annotations) no longer exists"),
+            Some(m) if !marks.uid.is_empty() && m.uid.as_deref() != Some(marks.uid.as_str()) => {
+                format!(
+                    "its owner {owner} was deleted and re-created: the marks name UID {}, the \
+                     object now has UID {}",
+                    marks.uid,
+                    m.uid.as_deref().unwrap_or("-")
+                )
+            }
+            Some(_) => return,
+        };
+        let object = object_ref(kind, meta);
+        f.orphans.insert(object.clone());
+        f.report(ProblemKind::Orphan, object, message);
+    }
+}
+
+/// The mgmt cluster a prov cluster belongs to: its `status.clusterName`, or for a legacy name
+/// (the prov representation of a legacy mgmt cluster) the mgmt cluster of the same name.
+fn claimed_mgmt(prov: &ProvCluster) -> Option<String> {
+    prov.cluster_name().map(str::to_string).or_else(|| {
+        let n = name(&prov.metadata);
+        is_legacy_name(&n).then_some(n)
+    })
+}
+
+/// Why a prov cluster does not qualify for a fleet cluster (spec C6), or `None` when it does.
+fn fleet_wait_reason(prov: &ProvCluster, mgmt: &MgmtCluster) -> Option<&'static str> {
+    let status = prov.status.as_ref();
+    if prov.cluster_name().is_none() {
+        Some("waiting: prov status.clusterName unset")
+    } else if status
+        .and_then(|s| s.client_secret_name.as_deref())
+        .is_none_or(str::is_empty)
+    {
+        Some("waiting: no kubeconfig secret (status.clientSecretName)")
+    } else if !condition_is_true(mgmt.conditions(), conditions::READY) {
+        Some("waiting: mgmt cluster not Ready")
+    } else if mgmt.workspace().is_none() {
+        Some("waiting: mgmt cluster has no workspace")
+    } else {
+        None
+    }
+}
+
+/// Whether a namespace may serve as a workspace's namespace (spec W6): drover created it for
+/// that workspace, or it is explicitly allowed.
+fn namespace_is_adoptable(namespace: &ObjectMeta, workspace: &str) -> bool {
+    let marked = OwnerMarks::read(namespace.annotations.as_ref())
+        .is_some_and(|m| m.gvk == gvk::<FleetWorkspace>() && m.name == workspace);
+    let rancher = namespace
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(labels::MANAGED_BY))
+        .is_some_and(|v| v == labels::MANAGED_BY_RANCHER);
+    let allowed = namespace
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(annotations::ALLOW_EXISTING_NAMESPACE))
+        .is_some_and(|v| v == "true");
+    marked || rancher || allowed
+}
+
+fn is_managed(workspace: &FleetWorkspace) -> bool {
+    workspace
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(annotations::MANAGED))
+        .is_none_or(|v| v != "false")
+}
+
+/// Analyzes the listed objects. `namespaces` are metadata only.
+pub fn analyze(
+    provs: &[ProvCluster],
+    mgmts: &[MgmtCluster],
+    fleets: &[FleetCluster],
+    workspaces: &[FleetWorkspace],
+    namespaces: &[ObjectMeta],
+) -> Report {
+    let index = Index {
+        provs: provs.iter().map(|p| (key(&p.metadata), p)).collect(),
+        mgmts: mgmts.iter().map(|m| (name(&m.metadata), m)).collect(),
+        fleets: fleets.iter().map(|f| (key(&f.metadata), f)).collect(),
+        workspaces: workspaces.iter().map(|w| (name(&w.metadata), w)).collect(),
+        namespaces: namespaces.iter().map(|n| (name(n), n)).collect(),
+    };
+    let mut found = Findings::default();
+    let every_object = provs
+        .iter()
+        .map(|p| (Kind::Prov, &p.metadata))
+        .chain(mgmts.iter().map(|m| (Kind::Mgmt, &m.metadata)))
+        .chain(fleets.iter().map(|f| (Kind::Fleet, &f.metadata)))
+        .chain(workspaces.iter().map(|w| (Kind::Workspace, &w.metadata)))
+        .chain(namespaces.iter().map(|n| (Kind::Namespace, n)));
+    for (kind, meta) in every_object {
+        index.finalizers(&mut found, kind, meta);
+        index.ownership(&mut found, kind, meta);
+    }
+
+    let mut cluster_rows = clusters::rows(&index, &mut found);
+    workspaces::back_population(&index, &mut found);
+    let mut workspace_rows = workspaces::rows(&index, &mut found);
+
+    let mut problems = found.problems;
+    problems.sort_by(|x, y| (&x.object, x.kind).cmp(&(&y.object, y.kind)));
+    for row in &mut cluster_rows {
+        let objects = [&row.prov, &row.mgmt, &row.fleet];
+        if let Some(state) = problem_state(&problems, |o| objects.contains(&&Some(o.clone()))) {
+            row.state = state;
+        }
+    }
+    for row in &mut workspace_rows {
+        let ws = ObjectRef::new(Kind::Workspace, None, &row.name);
+        let ns = ObjectRef::new(Kind::Namespace, None, &row.name);
+        if let Some(state) = problem_state(&problems, |o| *o == ws || *o == ns) {
+            row.state = state;
+        }
+    }
+    cluster_rows.sort_by(|x, y| {
+        (&x.workspace, &x.prov, &x.mgmt, &x.fleet).cmp(&(&y.workspace, &y.prov, &y.mgmt, &y.fleet))
+    });
+    Report {
+        consistent: problems.is_empty(),
+        clusters: cluster_rows,
+        workspaces: workspace_rows,
+        problems,
+    }
+}
+
+/// The distinct kinds of the problems on the matching objects, or `None` when there are none.
+fn problem_state(problems: &[Problem], on: impl Fn(&ObjectRef) -> bool) -> Option<String> {
+    let kinds: BTreeSet<ProblemKind> = problems
+        .iter()
+        .filter(|p| on(&p.object))
+        .map(|p| p.kind)
+        .collect();
+    (!kinds.is_empty()).then(|| {
+        kinds
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}

@@ -1,0 +1,1 @@
+//! Unit tests of `drover inspect`'s analysis, on literal objects.
