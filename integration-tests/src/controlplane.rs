@@ -44,6 +44,7 @@ pub struct TestEnv {
     dir: PathBuf,
     kubeconfig: PathBuf,
     startup: Duration,
+    apiserver_ready: Duration,
     running: Slot<Running>,
 }
 
@@ -105,16 +106,17 @@ impl TestEnv {
             dir: Some(dir),
         });
 
-        match launch(&path, &bin, &running).await {
-            Ok((config, server_url, kubeconfig)) => {
+        match launch(&path, &bin, &running, began).await {
+            Ok(launched) => {
                 let startup = began.elapsed();
-                tracing::info!(?startup, %server_url, "control plane ready");
+                tracing::info!(?startup, server_url = %launched.server_url, "control plane ready");
                 Ok(TestEnv {
-                    config,
-                    server_url,
+                    config: launched.config,
+                    server_url: launched.server_url,
                     dir: path,
-                    kubeconfig,
+                    kubeconfig: launched.kubeconfig,
                     startup,
+                    apiserver_ready: launched.apiserver_ready,
                     running,
                 })
             }
@@ -125,6 +127,11 @@ impl TestEnv {
                 Err(e.context(format!("the control plane failed to start\n{logs}")))
             }
         }
+    }
+
+    /// The admin client configuration, for building clients on other runtimes.
+    pub fn client_config(&self) -> Config {
+        self.config.clone()
     }
 
     /// A new admin client (`system:masters`).
@@ -145,9 +152,15 @@ impl TestEnv {
         &self.server_url
     }
 
-    /// How long [`TestEnv::start`] took, from locating the binaries to installed CRDs.
+    /// How long [`TestEnv::start`] took, from locating the binaries to a running controller
+    /// manager and Established CRDs.
     pub fn startup_duration(&self) -> Duration {
         self.startup
+    }
+
+    /// How long it took from locating the binaries until kube-apiserver answered `/readyz`.
+    pub fn apiserver_ready_duration(&self) -> Duration {
+        self.apiserver_ready
     }
 
     /// The PIDs of the running components.
@@ -333,13 +346,23 @@ fn locate_binaries() -> Result<PathBuf> {
     Ok(dir)
 }
 
+struct Launched {
+    /// The admin client configuration.
+    config: Config,
+    server_url: String,
+    kubeconfig: PathBuf,
+    /// From `began` until kube-apiserver answered `/readyz`.
+    apiserver_ready: Duration,
+}
+
 /// Starts the components one after the other, each once the previous one is usable, and installs
-/// the CRDs. Returns the admin client configuration, the server URL and the kubeconfig path.
+/// the CRDs.
 async fn launch(
     dir: &Path,
     bin: &Path,
     running: &Slot<Running>,
-) -> Result<(Config, String, PathBuf)> {
+    began: Instant,
+) -> Result<Launched> {
     let [etcd_client, etcd_peer, apiserver_port] = free_ports()?;
     let token = random_hex(24);
     let server_url = format!("https://127.0.0.1:{apiserver_port}");
@@ -414,6 +437,7 @@ async fn launch(
         },
     )
     .await?;
+    let apiserver_ready = began.elapsed();
 
     let controller_manager_args = vec![
         format!("--kubeconfig={}", kubeconfig.display()),
@@ -471,7 +495,12 @@ async fn launch(
     )
     .await?;
 
-    Ok((config, server_url, kubeconfig))
+    Ok(Launched {
+        config,
+        server_url,
+        kubeconfig,
+        apiserver_ready,
+    })
 }
 
 fn start_component(

@@ -17,7 +17,9 @@
 
 mod apply;
 mod controlplane;
+mod drover;
 mod process;
 
 pub use apply::{FIELD_MANAGER, documents};
 pub use controlplane::{TestEnv, binaries_dir, crd_files, crds, repo_root, unique_name};
+pub use drover::{CONVERGE, Drover, eventually, test_config};
