@@ -1,1 +1,0 @@
-//! Unit tests of `drover inspect`'s analysis, on literal objects.
