@@ -1,6 +1,10 @@
 //! Pure functions from observed objects to desired ones: no client, no async, no clock.
 //! Most of drover's behaviour is decided here and tested here.
 
+pub mod cluster;
+pub mod deletion;
+pub mod fleet;
 pub mod meta;
 pub mod names;
+pub mod status;
 pub mod tolerations;
