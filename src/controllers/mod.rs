@@ -4,6 +4,7 @@
 mod error;
 mod hubs;
 mod runner;
+mod workspace;
 
 pub use error::Error;
 pub use hubs::Hubs;
@@ -73,7 +74,9 @@ pub async fn start(
         leadership,
     ));
     let shutdown: Shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let controllers: Vec<BoxFuture<'static, ()>> = vec![];
+    let controllers: Vec<BoxFuture<'static, ()>> = vec![
+        workspace::controller(context.clone(), &hubs, shutdown.clone()),
+    ];
     let _ = (&shutdown, &hubs);
     let mut tasks = hubs.run(&client, &context.config);
     hubs.wait_until_ready()
