@@ -74,9 +74,11 @@ pub async fn start(
         leadership,
     ));
     let shutdown: Shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let controllers: Vec<BoxFuture<'static, ()>> = vec![
-        workspace::controller(context.clone(), &hubs, shutdown.clone()),
-    ];
+    let controllers: Vec<BoxFuture<'static, ()>> = vec![workspace::controller(
+        context.clone(),
+        &hubs,
+        shutdown.clone(),
+    )];
     let _ = (&shutdown, &hubs);
     let mut tasks = hubs.run(&client, &context.config);
     hubs.wait_until_ready()
