@@ -46,6 +46,9 @@ pub mod annotations {
     /// namespace: lets a workspace adopt a namespace that drover did not create.
     pub const ALLOW_EXISTING_NAMESPACE: &str =
         "field.cattle.io/allow-fleetworkspace-creation-for-existing-namespace";
+    /// namespace (written): drover took the namespace over for a workspace through one of the W6
+    /// exemptions but did not create it, so it never deletes it.
+    pub const ADOPTED: &str = "drover.cattle.io/adopted";
     /// Ownership marks, Rancher's objectset keys.
     pub const OWNER_GVK: &str = "objectset.rio.cattle.io/owner-gvk";
     pub const OWNER_NAME: &str = "objectset.rio.cattle.io/owner-name";
@@ -87,4 +90,11 @@ pub mod conditions {
     pub const STALLED: &str = "Stalled";
     /// workspace: its namespace is in place.
     pub const NAMESPACE_READY: &str = "NamespaceReady";
+}
+
+pub mod roles {
+    //! ClusterRoles the chart ships (spec W5), under Rancher's names so that Rancher's UI and
+    //! existing bindings keep working.
+    /// All verbs on a workspace's Fleet objects; bound to a workspace's creator in its namespace.
+    pub const WORKSPACE_ADMIN: &str = "fleetworkspace-admin";
 }
