@@ -385,13 +385,13 @@ async fn launch(
     let etcd_url = format!("http://127.0.0.1:{etcd_client}");
     let peer_url = format!("http://127.0.0.1:{etcd_peer}");
     let etcd_args = vec![
-        "--name=default".to_owned(),
+        "--name=drover-test".to_owned(),
         format!("--data-dir={}", dir.join("etcd").display()),
         format!("--listen-client-urls={etcd_url}"),
         format!("--advertise-client-urls={etcd_url}"),
         format!("--listen-peer-urls={peer_url}"),
         format!("--initial-advertise-peer-urls={peer_url}"),
-        format!("--initial-cluster=default={peer_url}"),
+        format!("--initial-cluster=drover-test={peer_url}"),
         "--unsafe-no-fsync=true".to_owned(),
         "--log-level=warn".to_owned(),
     ];

@@ -15,8 +15,9 @@ async fn main() -> Result<()> {
     eprintln!("starting etcd, kube-apiserver and kube-controller-manager ...");
     let env = TestEnv::start().await?;
     eprintln!(
-        "control plane ready in {:.1}s at {}",
+        "control plane ready in {:.1}s (kube-apiserver ready after {:.1}s) at {}",
         env.startup_duration().as_secs_f64(),
+        env.apiserver_ready_duration().as_secs_f64(),
         env.server_url()
     );
     println!("{}", env.kubeconfig_path().display());
