@@ -6,5 +6,7 @@ pub mod deletion;
 pub mod fleet;
 pub mod meta;
 pub mod names;
+pub mod rbac;
 pub mod status;
 pub mod tolerations;
+pub mod workspace;

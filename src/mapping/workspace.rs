@@ -1,0 +1,386 @@
+//! Workspaces and their namespaces (spec §3): which namespace a workspace wants, whether an
+//! existing namespace may be taken over, what deleting a workspace does, which workspaces drover
+//! creates by itself, and what the workspace reports.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+
+use crate::api::{Condition, FleetWorkspace};
+use crate::config::WorkspaceDeletion;
+use crate::consts::{LOCAL_WORKSPACE, annotations, conditions, labels};
+use crate::mapping::cluster::marks_for_child;
+use crate::mapping::meta::{OwnerMarks, export_cleaned};
+use crate::mapping::status::Wanted;
+
+pub mod reasons {
+    //! Reasons of the workspace conditions and Events.
+    pub const NAMESPACE_READY: &str = "NamespaceReady";
+    pub const NAMESPACE_NOT_ADOPTED: &str = "NamespaceNotAdopted";
+    pub const NAMESPACE_TERMINATING: &str = "NamespaceTerminating";
+    pub const NAMESPACE_HOLDS_CLUSTERS: &str = "NamespaceHoldsClusters";
+    pub const NAMESPACE_DELETED: &str = "NamespaceDeleted";
+}
+
+fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a String> {
+    meta.annotations.as_ref()?.get(key)
+}
+
+fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a String> {
+    meta.labels.as_ref()?.get(key)
+}
+
+fn none_if_empty(map: BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
+    // An empty map would be serialized as `{}`, which never matches an object without the key,
+    // and every resync would then send a write.
+    (!map.is_empty()).then_some(map)
+}
+
+/// Whether the workspace owns a namespace: every workspace not annotated `managed: "false"`.
+pub fn is_managed(ws: &FleetWorkspace) -> bool {
+    annotation(&ws.metadata, annotations::MANAGED).is_none_or(|v| v != "false")
+}
+
+/// The user named by `field.cattle.io/creatorId`, when set.
+pub fn creator(ws: &FleetWorkspace) -> Option<&str> {
+    annotation(&ws.metadata, annotations::CREATOR_ID)
+        .map(String::as_str)
+        .filter(|u| !u.is_empty())
+}
+
+/// Whether a namespace carries ownership marks (Rancher's or drover's) naming a workspace of
+/// that name. The UID is not compared: a workspace re-created under the same name takes its
+/// namespace back.
+fn marked_for(namespace: &ObjectMeta, ws: &FleetWorkspace) -> bool {
+    let expected = OwnerMarks::of(ws);
+    OwnerMarks::read(namespace.annotations.as_ref())
+        .is_some_and(|m| m.gvk == expected.gvk && m.name == expected.name)
+}
+
+/// Whether drover took the namespace over through a W6 exemption.
+fn is_adopted(namespace: &ObjectMeta) -> bool {
+    annotation(namespace, annotations::ADOPTED).is_some_and(|v| v == "true")
+}
+
+/// The W6 exemptions: Rancher manages the namespace, or its owner allowed a workspace over it.
+fn may_be_adopted(namespace: &ObjectMeta) -> bool {
+    label(namespace, labels::MANAGED_BY).is_some_and(|v| v == labels::MANAGED_BY_RANCHER)
+        || annotation(namespace, annotations::ALLOW_EXISTING_NAMESPACE).is_some_and(|v| v == "true")
+}
+
+/// The namespace of a managed workspace (W1): the workspace's labels and annotations,
+/// export-cleaned, plus ownership marks, plus the adoption mark when drover took the namespace
+/// over instead of creating it.
+pub fn desired_namespace(
+    ws: &FleetWorkspace,
+    existing: Option<&ObjectMeta>,
+    adopted: bool,
+) -> Namespace {
+    let mut annotations = export_cleaned(ws.metadata.annotations.as_ref());
+    annotations.extend(marks_for_child(
+        ws,
+        existing.and_then(|m| m.annotations.as_ref()),
+    ));
+    if adopted {
+        annotations.insert(annotations::ADOPTED.into(), "true".into());
+    }
+    Namespace {
+        metadata: ObjectMeta {
+            name: ws.metadata.name.clone(),
+            labels: none_if_empty(export_cleaned(ws.metadata.labels.as_ref())),
+            annotations: none_if_empty(annotations),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
+/// What to do about a managed workspace's namespace.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NamespacePlan {
+    /// Create it, or bring it up to date.
+    Apply(Box<Namespace>),
+    /// It exists and is not drover's to take (W6): leave it alone and report.
+    NotAdopted,
+    /// It is being deleted; a new one follows once it is gone.
+    Terminating,
+}
+
+/// The namespace plan for a managed workspace, given the namespace of that name if one exists.
+/// A namespace is taken over only when it carries marks naming this workspace (drover or
+/// Rancher created it for a workspace of this name) or one of the W6 exemptions.
+pub fn plan_namespace(ws: &FleetWorkspace, current: Option<&ObjectMeta>) -> NamespacePlan {
+    let Some(current) = current else {
+        return NamespacePlan::Apply(Box::new(desired_namespace(ws, None, false)));
+    };
+    if current.deletion_timestamp.is_some() {
+        return NamespacePlan::Terminating;
+    }
+    if marked_for(current, ws) {
+        // An adoption, once recorded, stays recorded.
+        let adopted = is_adopted(current);
+        return NamespacePlan::Apply(Box::new(desired_namespace(ws, Some(current), adopted)));
+    }
+    if may_be_adopted(current) {
+        return NamespacePlan::Apply(Box::new(desired_namespace(ws, Some(current), true)));
+    }
+    NamespacePlan::NotAdopted
+}
+
+/// Whether deleting `ws` may delete `namespace`: drover (or Rancher before it) created the
+/// namespace for this very workspace, and did not merely adopt it.
+pub fn namespace_was_created_for(namespace: &ObjectMeta, ws: &FleetWorkspace) -> bool {
+    let owned = OwnerMarks::read(namespace.annotations.as_ref()).is_some_and(|m| m.name_owner(ws));
+    owned && !is_adopted(namespace)
+}
+
+/// The clusters a namespace still holds, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Occupants {
+    pub prov: Vec<String>,
+    pub fleet: Vec<String>,
+}
+
+impl Occupants {
+    pub fn is_empty(&self) -> bool {
+        self.prov.is_empty() && self.fleet.is_empty()
+    }
+
+    /// "2 prov clusters (a, b) and 1 fleet cluster (c)", at most a few names each.
+    pub fn describe(&self) -> String {
+        const SHOWN: usize = 5;
+        let part = |kind: &str, names: &[String]| {
+            let mut shown = names.iter().take(SHOWN).cloned().collect::<Vec<_>>();
+            if names.len() > SHOWN {
+                shown.push(format!("and {} more", names.len() - SHOWN));
+            }
+            let plural = if names.len() == 1 { "" } else { "s" };
+            format!(
+                "{} {kind} cluster{plural} ({})",
+                names.len(),
+                shown.join(", ")
+            )
+        };
+        let parts: Vec<String> = [("prov", &self.prov), ("fleet", &self.fleet)]
+            .into_iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(kind, names)| part(kind, names))
+            .collect();
+        parts.join(" and ")
+    }
+}
+
+/// What deleting a managed workspace does (W7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeletionPlan {
+    /// Delete the namespace, then let the workspace go.
+    DeleteNamespace,
+    /// Keep the workspace (and its finalizer): the namespace still holds clusters.
+    Wait(Occupants),
+    /// Let the workspace go; the namespace is absent, already going, or not drover's to delete.
+    Release,
+}
+
+pub fn plan_deletion(
+    ws: &FleetWorkspace,
+    namespace: Option<&ObjectMeta>,
+    occupants: Occupants,
+    mode: WorkspaceDeletion,
+) -> DeletionPlan {
+    let Some(namespace) = namespace else {
+        return DeletionPlan::Release;
+    };
+    if namespace.deletion_timestamp.is_some() || !namespace_was_created_for(namespace, ws) {
+        return DeletionPlan::Release;
+    }
+    match mode {
+        WorkspaceDeletion::Protect if !occupants.is_empty() => DeletionPlan::Wait(occupants),
+        _ => DeletionPlan::DeleteNamespace,
+    }
+}
+
+/// Whether the workspace of that name is one drover keeps alive itself (W3); back-population
+/// leaves those alone.
+pub fn is_default_workspace(name: &str, default_workspace: &str) -> bool {
+    name == default_workspace || name == LOCAL_WORKSPACE
+}
+
+/// The default workspace (W3): managed, so it gets its namespace. Only the name is applied, so
+/// annotations an admin put on it stay theirs.
+pub fn default_workspace(name: &str) -> FleetWorkspace {
+    FleetWorkspace::new(name)
+}
+
+/// The local workspace (W3): unmanaged, because its namespace exists on its own.
+pub fn local_workspace() -> FleetWorkspace {
+    let mut ws = FleetWorkspace::new(LOCAL_WORKSPACE);
+    ws.metadata.annotations = Some(BTreeMap::from([(
+        annotations::MANAGED.into(),
+        "false".into(),
+    )]));
+    ws
+}
+
+/// The local cluster's namespace (W3), labelled as Rancher labels the namespaces it manages.
+pub fn local_namespace() -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(LOCAL_WORKSPACE.into()),
+            labels: Some(BTreeMap::from([(
+                labels::MANAGED_BY.into(),
+                labels::MANAGED_BY_RANCHER.into(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
+/// The unmanaged workspace for a namespace that holds clusters but has no workspace (W4),
+/// owned by the namespace so that deleting the namespace removes it (and deleting the workspace
+/// keeps the namespace). `None` when there is nothing to create.
+pub fn backpopulated_workspace(
+    namespace: &ObjectMeta,
+    workspace_exists: bool,
+    holds_clusters: bool,
+    default_workspace: &str,
+) -> Option<FleetWorkspace> {
+    let name = namespace.name.as_deref()?;
+    let uid = namespace.uid.as_deref()?;
+    if workspace_exists
+        || !holds_clusters
+        || namespace.deletion_timestamp.is_some()
+        || is_default_workspace(name, default_workspace)
+    {
+        return None;
+    }
+    let owner = Namespace {
+        metadata: namespace.clone(),
+        ..Namespace::default()
+    };
+    let mut annotations = OwnerMarks::of(&owner).annotations();
+    annotations.insert(annotations::MANAGED.into(), "false".into());
+    let mut ws = FleetWorkspace::new(name);
+    ws.metadata.annotations = Some(annotations);
+    ws.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: Namespace::api_version(&()).into(),
+        kind: Namespace::kind(&()).into(),
+        name: name.into(),
+        uid: uid.into(),
+        controller: None,
+        // The workspace must never hold up the namespace's deletion.
+        block_owner_deletion: Some(false),
+    }]);
+    Some(ws)
+}
+
+/// What a workspace reports about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Situation {
+    /// Managed, and its namespace is in place.
+    Ready,
+    NotAdopted,
+    Terminating,
+    /// Being deleted, and waiting for its namespace to empty.
+    DeletionWaits(Occupants),
+}
+
+/// The conditions drover wants on a workspace; `None` (unmanaged) wants none.
+pub fn wanted_conditions(name: &str, situation: Option<&Situation>) -> Vec<Wanted> {
+    let Some(situation) = situation else {
+        return Vec::new();
+    };
+    let ready = |status, reason, message: String| {
+        vec![Wanted::new(
+            conditions::NAMESPACE_READY,
+            status,
+            reason,
+            message,
+        )]
+    };
+    match situation {
+        Situation::Ready => ready(
+            true,
+            reasons::NAMESPACE_READY,
+            format!("namespace {name} is in place"),
+        ),
+        Situation::NotAdopted => ready(
+            false,
+            reasons::NAMESPACE_NOT_ADOPTED,
+            format!(
+                "namespace {name} already exists and was not created for this workspace; drover \
+                 leaves it untouched. To hand it over, label it {}={} or annotate it {}=\"true\"",
+                labels::MANAGED_BY,
+                labels::MANAGED_BY_RANCHER,
+                annotations::ALLOW_EXISTING_NAMESPACE
+            ),
+        ),
+        Situation::Terminating => ready(
+            false,
+            reasons::NAMESPACE_TERMINATING,
+            format!("namespace {name} is being deleted; it is re-created once it is gone"),
+        ),
+        Situation::DeletionWaits(occupants) => vec![Wanted::new(
+            conditions::STALLED,
+            true,
+            reasons::NAMESPACE_HOLDS_CLUSTERS,
+            format!(
+                "deletion waits: namespace {name} still holds {}; deleting it would deprovision \
+                 them. Delete or move them first, or run drover with --workspace-deletion=cascade",
+                occupants.describe()
+            ),
+        )],
+    }
+}
+
+/// An Event to publish because a condition changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Events for conditions that changed: a warning for every new or changed problem, a normal
+/// Event when a problem clears. Nothing when nothing changed, so an idle installation publishes
+/// nothing, and nothing for a condition that is simply fine from the start.
+pub fn notices(previous: &[Condition], current: &[Condition]) -> Vec<Notice> {
+    // Stalled is bad when true; the workspace's other conditions are bad when false.
+    let is_problem = |c: &Condition| {
+        if c.type_ == conditions::STALLED {
+            c.is_true()
+        } else {
+            !c.is_true()
+        }
+    };
+    let mut out = Vec::new();
+    for c in current {
+        let before = previous.iter().find(|p| p.type_ == c.type_);
+        let changed = before.is_none_or(|p| {
+            (&p.status, &p.reason, &p.message) != (&c.status, &c.reason, &c.message)
+        });
+        if !changed {
+            continue;
+        }
+        if is_problem(c) {
+            out.push(Notice {
+                warning: true,
+                reason: c.reason.clone().unwrap_or_default(),
+                message: c.message.clone().unwrap_or_default(),
+            });
+        } else if before.is_some_and(is_problem) {
+            out.push(Notice {
+                warning: false,
+                reason: c.reason.clone().unwrap_or_default(),
+                message: c.message.clone().unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "workspace_tests.rs"]
+mod tests;
