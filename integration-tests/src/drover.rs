@@ -170,3 +170,81 @@ where
 
 /// Default wait for drover to converge in tests.
 pub const CONVERGE: Duration = Duration::from_secs(30);
+
+/// The drover binary built by this workspace (`cargo test --workspace` builds it first).
+pub fn drover_binary() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::repo_root().join("target"));
+    target.join("debug").join("drover")
+}
+
+/// A drover child process; killed (SIGKILL) when dropped.
+pub struct DroverChild {
+    child: std::process::Child,
+}
+
+impl DroverChild {
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill().context("killing drover")?;
+        self.child.wait().context("reaping drover")?;
+        Ok(())
+    }
+
+    /// SIGTERM (a graceful stop).
+    pub fn terminate(&self) -> Result<()> {
+        let pid = libc::pid_t::try_from(self.child.id()).context("pid")?;
+        // SAFETY: sending a signal to our own child process.
+        if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+            bail!("SIGTERM to drover failed");
+        }
+        Ok(())
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit, up to `timeout`.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<std::process::ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() > deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for DroverChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `drover run` against `env` as a child process (text logs to stderr, no leader
+/// election unless `args` ask for it), with `args` appended.
+pub fn spawn_drover(env: &TestEnv, args: &[&str]) -> Result<DroverChild> {
+    let child = std::process::Command::new(drover_binary())
+        .arg("--kubeconfig")
+        .arg(env.kubeconfig_path())
+        .args([
+            "--log-format",
+            "text",
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--leader-election=false",
+        ])
+        .args(args)
+        .env("DROVER_LOG", "warn")
+        .spawn()
+        .with_context(|| format!("starting {}", drover_binary().display()))?;
+    Ok(DroverChild { child })
+}

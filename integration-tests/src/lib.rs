@@ -18,8 +18,11 @@
 mod apply;
 mod controlplane;
 mod drover;
+pub mod fixtures;
 mod process;
 
 pub use apply::{FIELD_MANAGER, documents};
 pub use controlplane::{TestEnv, binaries_dir, crd_files, crds, repo_root, unique_name};
-pub use drover::{CONVERGE, Drover, eventually, test_config};
+pub use drover::{
+    CONVERGE, Drover, DroverChild, drover_binary, eventually, spawn_drover, test_config,
+};

@@ -89,7 +89,9 @@ impl Hubs {
             self.nodes.run(
                 watcher(
                     Api::<Node>::all(client.clone()),
-                    all().labels(&format!("{}=true", labels::CONTROL_PLANE_NODE)),
+                    // Both control-plane labels matter (one is the fallback of the other), and
+                    // nodes are few: watch them all, without their status.
+                    all(),
                 )
                 .default_backoff()
                 .modify(|node: &mut Node| {

@@ -1,8 +1,10 @@
 //! The controllers: one module per concern, each = watches + reconcile + error policy, reading
 //! the shared stores, deciding through [`crate::mapping`], writing through [`crate::runtime::write`].
 
+mod cluster;
 mod error;
 mod hubs;
+mod mgmt;
 mod runner;
 mod workspace;
 
@@ -10,41 +12,50 @@ pub use error::Error;
 pub use hubs::Hubs;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use kube::Client;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::runtime::Context;
 use crate::runtime::leadership::Leadership;
+use crate::runtime::lease::{self, Election, LeaseSettings};
 use crate::runtime::metrics::Metrics;
+use crate::runtime::server::{self, Health};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("watch caches did not become ready: the watch task ended")]
     CachesNotReady,
+    #[error(transparent)]
+    Server(#[from] crate::runtime::server::ServerError),
 }
 
 /// A running set of controllers.
 pub struct Running {
     pub context: Arc<Context>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    controllers: Vec<tokio::task::JoinHandle<()>>,
+    /// Watches never end on their own: they are stopped once the controllers are done.
+    watches: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops every controller and watch at once (in-flight reconciles are dropped).
     pub fn abort(&self) {
-        for task in &self.tasks {
+        for task in self.controllers.iter().chain(&self.watches) {
             task.abort();
         }
     }
 
-    /// Waits until every controller has finished (after a graceful shutdown).
+    /// Waits until every controller has finished (after a graceful shutdown), then stops the
+    /// watches.
     pub async fn join(mut self) {
-        for task in std::mem::take(&mut self.tasks) {
+        for task in std::mem::take(&mut self.controllers) {
             let _ = task.await;
         }
+        self.abort();
     }
 }
 
@@ -74,32 +85,101 @@ pub async fn start(
         leadership,
     ));
     let shutdown: Shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let controllers: Vec<BoxFuture<'static, ()>> = vec![workspace::controller(
-        context.clone(),
-        &hubs,
-        shutdown.clone(),
-    )];
-    let _ = (&shutdown, &hubs);
-    let mut tasks = hubs.run(&client, &context.config);
+    let mut controllers: Vec<BoxFuture<'static, ()>> = vec![
+        workspace::controller(context.clone(), &hubs, shutdown.clone()),
+        cluster::controller(context.clone(), &hubs, shutdown.clone()),
+        mgmt::controller(context.clone(), &hubs, shutdown.clone()),
+    ];
+    if context.config.bootstrap_local_cluster {
+        controllers.push(mgmt::bootstrap::task(
+            context.clone(),
+            &hubs,
+            shutdown.clone(),
+        ));
+    }
+    let watches = hubs.run(&client, &context.config);
     hubs.wait_until_ready()
         .await
         .map_err(|_| RunError::CachesNotReady)?;
     info!("watch caches ready");
-    tasks.extend(controllers.into_iter().map(tokio::spawn));
-    Ok(Running { context, tasks })
+    let controllers = controllers.into_iter().map(tokio::spawn).collect();
+    Ok(Running {
+        context,
+        controllers,
+        watches,
+    })
 }
 
 /// Resolves when the controllers should stop taking new work; cloned into each of them.
 pub type Shutdown =
     futures::future::Shared<std::pin::Pin<Box<dyn Future<Output = ()> + Send + Sync>>>;
 
-/// Runs every controller until SIGTERM or Ctrl-C.
-pub async fn run(client: Client, config: Config) -> Result<(), RunError> {
-    let leadership = Leadership::always();
+/// How long a shutdown waits for in-flight reconciles before it abandons them. Within the pod's
+/// default 30 s termination grace period, so the Lease is still released.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs every controller until SIGTERM or Ctrl-C, with the health and metrics endpoint and, when
+/// enabled, leader election. On shutdown: no new reconciles, in-flight ones finish, then the Lease
+/// is released so that a standby takes over at once.
+pub async fn run(client: Client, mut config: Config) -> Result<(), RunError> {
+    let listener = server::bind(config.listen).await?;
+    let identity = config
+        .identity
+        .get_or_insert_with(lease::default_identity)
+        .clone();
     let metrics = Arc::new(Metrics::default());
-    let running = start(client, config, leadership, metrics, shutdown_signal()).await?;
-    running.join().await;
+    let health = Health::new(metrics.clone());
+    let _server = AbortOnDrop(server::spawn(listener, health.clone()));
+    let leadership = if config.leader_election {
+        Leadership::standby()
+    } else {
+        Leadership::always()
+    };
+    metrics.set_leader(leadership.is_leader());
+    let election_settings = config.leader_election.then(|| LeaseSettings {
+        namespace: config.lease_namespace.clone(),
+        name: config.lease_name.clone(),
+        identity,
+    });
+    let shutdown: Shutdown = futures::FutureExt::shared(Box::pin(shutdown_signal()));
+    let started = start(
+        client.clone(),
+        config,
+        leadership.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    );
+    let running = tokio::select! {
+        running = started => running?,
+        () = shutdown.clone() => return Ok(()),
+    };
+    health.caches_ready(running.context.stores.clone());
+    // Compete for the Lease only with warm caches: a replica that holds it must be able to act.
+    let election = election_settings
+        .map(|settings| Election::spawn(client, settings, leadership.clone(), metrics));
+    shutdown.await;
+    info!("shutting down: finishing in-flight reconciles");
+    if tokio::time::timeout(DRAIN_TIMEOUT, running.join())
+        .await
+        .is_err()
+    {
+        warn!("in-flight reconciles did not finish in time; abandoning them");
+    }
+    // Nothing may be written after this point, whether or not the release succeeds.
+    leadership.set(false);
+    if let Some(election) = election {
+        election.release().await;
+    }
     Ok(())
+}
+
+/// Aborts a task when dropped: the endpoint serves until `run` returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

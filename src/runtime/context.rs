@@ -28,8 +28,8 @@ pub struct Stores {
     pub workspaces: Store<FleetWorkspace>,
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
     pub secrets: Option<Store<PartialObjectMeta<Secret>>>,
-    /// Control-plane nodes only, status stripped: their taints feed the local cluster's
-    /// fleet-agent tolerations.
+    /// Nodes without their status: control-plane taints feed the local cluster's fleet-agent
+    /// tolerations.
     pub nodes: Store<Node>,
     /// RBAC that drover maintains for workspace creators (label `drover.cattle.io/workspace`).
     pub role_bindings: Store<RoleBinding>,

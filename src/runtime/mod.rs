@@ -4,7 +4,9 @@ pub mod client;
 pub mod context;
 pub mod events;
 pub mod leadership;
+pub mod lease;
 pub mod metrics;
+pub mod server;
 pub mod stores;
 pub mod write;
 

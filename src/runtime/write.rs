@@ -260,6 +260,49 @@ impl Context {
         }
     }
 
+    /// Creates `obj` unless an object of that name exists (AlreadyExists is success: creates are
+    /// idempotent by name). Used where drover must not take over fields of an existing object.
+    pub async fn create<K>(&self, api: &Api<K>, obj: &K) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+    {
+        let name = display_name(obj);
+        self.ensure_leader::<K>("create", &name)?;
+        self.metrics.write(&K::kind(&()), "create");
+        let params = kube::api::PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        match api.create(&params, obj).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) => Err(api_error::<K>("create", name, e)),
+        }
+    }
+
+    /// Merge-patches the status subresource of `obj`.
+    pub async fn merge_patch_status<K>(
+        &self,
+        api: &Api<K>,
+        obj: &K,
+        patch: Value,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        let name = display_name(obj);
+        self.ensure_leader::<K>("patch_status", &name)?;
+        self.metrics.write(&K::kind(&()), "patch_status");
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        api.patch_status(&obj.name_any(), &params, &Patch::Merge(&patch))
+            .await
+            .map_err(|e| api_error::<K>("patch_status", name, e))?;
+        Ok(true)
+    }
+
     /// Adds `finalizer` unless present. A JSON patch that tests the current list, so a concurrent
     /// change by another actor makes it fail (and retry) instead of dropping their finalizer.
     pub async fn add_finalizer<K>(

@@ -1,0 +1,121 @@
+//! The parts drover does not play, played by tests, the demo and the benchmark: a cluster agent
+//! (mgmt `Ready`/`Connected` conditions) and a provisioner (`<name>-kubeconfig` secrets).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use drover::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Client;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+/// Field manager of the test's stand-ins for cluster agents and provisioners.
+pub const AGENT: &str = "cluster-agent";
+
+/// A random legacy mgmt name, `c-` and five characters.
+pub fn legacy_name() -> String {
+    let n = crate::unique_name("x");
+    let digest: u64 = n.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut v = digest;
+    let suffix: String = (0..5)
+        .map(|_| {
+            let c = alphabet[(v % 36) as usize] as char;
+            v /= 36;
+            c
+        })
+        .collect();
+    format!("c-{suffix}")
+}
+
+/// A prov cluster named `name` in `namespace`, imported (no rkeConfig).
+pub fn prov_cluster(namespace: &str, name: &str) -> ProvCluster {
+    let mut prov = ProvCluster::new(name, Default::default());
+    prov.metadata.namespace = Some(namespace.into());
+    prov
+}
+
+/// A legacy mgmt cluster as an importer creates it.
+pub fn legacy_mgmt_cluster(name: &str, workspace: Option<&str>) -> MgmtCluster {
+    MgmtCluster {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        spec: MgmtClusterSpec {
+            display_name: Some(format!("{name}-display")),
+            fleet_workspace_name: workspace.map(Into::into),
+            ..MgmtClusterSpec::default()
+        },
+        status: None,
+    }
+}
+
+pub async fn create_prov(client: &Client, prov: &ProvCluster) -> Result<ProvCluster> {
+    let ns = prov.metadata.namespace.clone().unwrap_or_default();
+    Api::<ProvCluster>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), prov)
+        .await
+        .with_context(|| format!("creating prov cluster {ns}/{:?}", prov.metadata.name))
+}
+
+pub async fn create_mgmt(client: &Client, mgmt: &MgmtCluster) -> Result<MgmtCluster> {
+    Api::<MgmtCluster>::all(client.clone())
+        .create(&PostParams::default(), mgmt)
+        .await
+        .with_context(|| format!("creating mgmt cluster {:?}", mgmt.metadata.name))
+}
+
+/// Plays the cluster agent: sets the mgmt cluster's `Connected`, `Ready` and `AgentDeployed`
+/// conditions True.
+pub async fn connect_mgmt(client: &Client, name: &str) -> Result<()> {
+    let condition = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"});
+    let patch = json!({"status": {"conditions": [condition("Connected"), condition("Ready"), condition("AgentDeployed")]}});
+    Api::<MgmtCluster>::all(client.clone())
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .with_context(|| format!("connecting mgmt cluster {name}"))?;
+    Ok(())
+}
+
+/// Plays the provisioner: creates `<name>-kubeconfig` in `namespace`.
+pub async fn create_kubeconfig_secret(client: &Client, namespace: &str, name: &str) -> Result<()> {
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}-kubeconfig")),
+            namespace: Some(namespace.into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([(
+            "value".to_string(),
+            ByteString(b"apiVersion: v1\nkind: Config\n".to_vec()),
+        )])),
+        ..Secret::default()
+    };
+    match Api::<Secret>::namespaced(client.clone(), namespace)
+        .create(&PostParams::default(), &secret)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e)
+            .with_context(|| format!("creating kubeconfig secret {namespace}/{name}-kubeconfig")),
+    }
+}
+
+/// Creates a FleetWorkspace (managed) and lets drover make its namespace.
+pub async fn create_workspace(client: &Client, name: &str) -> Result<()> {
+    let ws = drover::api::FleetWorkspace::new(name);
+    match Api::<drover::api::FleetWorkspace>::all(client.clone())
+        .create(&PostParams::default(), &ws)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating workspace {name}")),
+    }
+}

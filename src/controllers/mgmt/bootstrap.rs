@@ -1,0 +1,83 @@
+//! §C9: the mgmt cluster `local` for the cluster drover runs in. Created when missing (never
+//! re-applied over an existing one, which may come from a Rancher installation), and given
+//! `Ready` and `Connected` conditions when it has none, since drover itself runs there.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use kube::api::{Api, ObjectMeta};
+use kube::runtime::reflector::ObjectRef;
+use serde_json::json;
+use tracing::warn;
+
+use crate::api::{MgmtCluster, MgmtClusterSpec};
+use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, conditions};
+use crate::controllers::{Hubs, Shutdown};
+use crate::runtime::Context;
+
+fn local_cluster() -> MgmtCluster {
+    MgmtCluster {
+        metadata: ObjectMeta {
+            name: Some(LOCAL_CLUSTER.into()),
+            ..ObjectMeta::default()
+        },
+        spec: MgmtClusterSpec {
+            display_name: Some(LOCAL_CLUSTER.into()),
+            internal: Some(true),
+            fleet_workspace_name: Some(LOCAL_WORKSPACE.into()),
+            ..MgmtClusterSpec::default()
+        },
+        status: None,
+    }
+}
+
+async fn ensure(ctx: &Context) -> Result<(), crate::runtime::write::WriteError> {
+    let api: Api<MgmtCluster> = Api::all(ctx.client.clone());
+    match ctx.stores.mgmt.get(&ObjectRef::new(LOCAL_CLUSTER)) {
+        None => {
+            ctx.create(&api, &local_cluster()).await?;
+        }
+        Some(local)
+            if local.conditions().is_empty() && local.metadata.deletion_timestamp.is_none() =>
+        {
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let condition = |type_: &str| {
+                json!({"type": type_, "status": "True", "reason": "Local",
+                       "message": "drover runs in this cluster", "lastTransitionTime": now})
+            };
+            let patch = json!({"status": {"conditions": [condition(conditions::READY), condition(conditions::CONNECTED)]}});
+            ctx.merge_patch_status(&api, local.as_ref(), patch).await?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Ensures `local` at start, and again whenever an event touches it (deletion included).
+pub fn task(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+    let events = hubs.mgmt.subscribe();
+    Box::pin(async move {
+        let touched = events.filter_map(|e| async move {
+            e.ok()
+                .filter(|m| m.metadata.name.as_deref() == Some(LOCAL_CLUSTER))
+                .map(|_| ())
+        });
+        let mut triggers = std::pin::pin!(
+            futures::stream::once(async {})
+                .chain(touched)
+                .take_until(shutdown)
+        );
+        while triggers.next().await.is_some() {
+            if !ctx.leadership.is_leader() {
+                continue;
+            }
+            // The cache may lag the event that triggered this; a create that finds the object
+            // already there is a no-op.
+            if let Err(error) = ensure(&ctx).await {
+                warn!(%error, "failed to bootstrap the local cluster");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        }
+    })
+}

@@ -1,0 +1,179 @@
+//! The mgmt cluster controller: workspace assignment (§C4), mgmt -> prov for legacy clusters
+//! (§C3), their moves (§C8), and the mgmt side of deletion (§C7). `local` is bootstrapped by
+//! [`bootstrap`] (§C9).
+
+pub mod bootstrap;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use kube::ResourceExt;
+use kube::api::{Api, ObjectMeta};
+use kube::runtime::Controller;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+
+use super::{Error, Hubs, Shutdown, runner};
+use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
+use crate::consts::finalizers;
+use crate::mapping::cluster::{
+    desired_legacy_prov_cluster, is_owned_by_a_prov_cluster, legacy_prov_workspace, mgmt_name_for,
+    workspace_to_assign,
+};
+use crate::mapping::deletion::{is_stale_legacy_copy, prov_belongs_to_mgmt};
+use crate::mapping::meta::OwnerMarks;
+use crate::mapping::names::is_legacy_name;
+use crate::runtime::Context;
+use crate::runtime::events::Note;
+
+pub const NAME: &str = "mgmt";
+
+pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+    let controller = Controller::for_stream(hubs.mgmt.subscribe(), ctx.stores.mgmt.clone())
+        .watches_stream(hubs.prov.subscribe(), |p| {
+            mgmt_name_for(&p).map(|name| ObjectRef::<MgmtCluster>::new(&name))
+        });
+    runner::drive(NAME, controller, ctx, shutdown, reconcile)
+}
+
+async fn reconcile(mgmt: Arc<MgmtCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
+    if mgmt.metadata.deletion_timestamp.is_some() {
+        remove(&mgmt, &ctx).await?;
+        return Ok(Action::await_change());
+    }
+    let name = mgmt.name_any();
+    let owned_by_prov = is_owned_by_a_prov_cluster(&mgmt);
+    let legacy = is_legacy_name(&name);
+
+    // §C4: the prov controller sets the workspace of mgmt clusters it created; every other one
+    // without a workspace gets one here. The desired object keeps naming the current value, so
+    // that a field drover once assigned is never dropped by a later apply.
+    let mut workspace = mgmt.workspace().map(str::to_string);
+    if !owned_by_prov
+        && let Some(ws) = workspace
+            .clone()
+            .or_else(|| workspace_to_assign(&mgmt, &ctx.config.default_workspace))
+    {
+        let desired = MgmtCluster {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..ObjectMeta::default()
+            },
+            spec: MgmtClusterSpec {
+                fleet_workspace_name: Some(ws.clone()),
+                ..MgmtClusterSpec::default()
+            },
+            status: None,
+        };
+        ctx.apply(&mgmts, &desired, Some(mgmt.as_ref())).await?;
+        workspace = Some(ws);
+    }
+
+    let prov_workspace = if legacy {
+        match &workspace {
+            Some(ws) => Some(ws.clone()),
+            None => legacy_prov_workspace(&mgmt, &ctx.config.default_workspace),
+        }
+    } else {
+        None
+    };
+    if owned_by_prov || prov_workspace.is_some() {
+        ctx.add_finalizer(&mgmts, mgmt.as_ref(), finalizers::MGMT_CLUSTER)
+            .await?;
+    }
+    if let Some(ws) = prov_workspace {
+        sync_legacy_prov(&ctx, &mgmt, &ws).await?;
+    }
+    Ok(Action::await_change())
+}
+
+/// §C3 and §C8: the legacy mgmt cluster's prov cluster in its workspace, and no copy elsewhere.
+async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) -> Result<(), Error> {
+    let name = mgmt.name_any();
+    let existing = ctx
+        .stores
+        .prov
+        .get(&ObjectRef::new(&name).within(workspace));
+    let foreign = existing.as_deref().is_some_and(|p| {
+        !OwnerMarks::read(p.metadata.annotations.as_ref()).is_some_and(|m| m.name_owner(mgmt))
+    });
+    if foreign {
+        // A prov cluster of that name that drover did not create for this mgmt cluster: it
+        // represents the mgmt cluster (status, deletion) but its spec is not taken over.
+        return Ok(());
+    }
+    let desired = desired_legacy_prov_cluster(mgmt, workspace, existing.as_deref());
+    let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), workspace);
+    if ctx.apply(&provs, &desired, existing.as_deref()).await? && existing.is_none() {
+        ctx.publish(
+            mgmt,
+            Note {
+                warning: false,
+                reason: "ProvClusterCreated",
+                action: "Create",
+                message: format!("created prov cluster {workspace}/{name}"),
+            },
+        )
+        .await;
+    }
+    let stale: Vec<_> = ctx
+        .stores
+        .prov
+        .state()
+        .into_iter()
+        .filter(|p| p.metadata.name.as_deref() == Some(name.as_str()))
+        .filter(|p| is_stale_legacy_copy(p, mgmt, Some(workspace)))
+        .collect();
+    for old in stale {
+        let old_ns = old.namespace().unwrap_or_default();
+        let api: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &old_ns);
+        if ctx.delete(&api, old.as_ref()).await? {
+            ctx.publish(
+                mgmt,
+                Note {
+                    warning: false,
+                    reason: "ProvClusterMoved",
+                    action: "Move",
+                    message: format!("prov cluster moved from {old_ns} to {workspace}"),
+                },
+            )
+            .await;
+        }
+    }
+    Ok(())
+}
+
+/// §C7: removing a mgmt cluster removes the prov clusters that belong to it, then the finalizer.
+async fn remove(mgmt: &MgmtCluster, ctx: &Context) -> Result<(), Error> {
+    let belonging: Vec<_> = ctx
+        .stores
+        .prov
+        .state()
+        .into_iter()
+        .filter(|p| prov_belongs_to_mgmt(p, mgmt))
+        .collect();
+    for prov in belonging {
+        let ns = prov.namespace().unwrap_or_default();
+        let api: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &ns);
+        if prov.metadata.deletion_timestamp.is_none() && ctx.delete(&api, prov.as_ref()).await? {
+            ctx.publish(
+                mgmt,
+                Note {
+                    warning: false,
+                    reason: "ProvClusterDeleted",
+                    action: "Delete",
+                    message: format!(
+                        "deleted prov cluster {ns}/{} with its mgmt cluster",
+                        prov.name_any()
+                    ),
+                },
+            )
+            .await;
+        }
+    }
+    let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
+    ctx.remove_finalizer(&mgmts, mgmt, finalizers::MGMT_CLUSTER)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! The HTTP endpoint for kubelet probes and Prometheus: `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Readiness means "every watch cache has finished its first list". Leadership plays no part: a
+//! standby with warm caches is ready to take over, and marking it unready would only take it out
+//! of the metrics Service.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use kube::Resource;
+use kube::runtime::reflector::Store;
+use tokio::net::TcpListener;
+use tracing::warn;
+
+use crate::runtime::context::Stores;
+use crate::runtime::metrics::Metrics;
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the endpoint reports on.
+pub struct Health {
+    metrics: Arc<Metrics>,
+    /// Set once the caches are ready; also the source of the `cached_objects` gauge.
+    stores: OnceLock<Stores>,
+}
+
+impl Health {
+    pub fn new(metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Self {
+            metrics,
+            stores: OnceLock::new(),
+        })
+    }
+
+    /// Marks the process ready: call once every cache has finished its first list.
+    pub fn caches_ready(&self, stores: Stores) {
+        let _ = self.stores.set(stores);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.stores.get().is_some()
+    }
+
+    /// The metrics text, with the cache sizes taken now.
+    pub fn metrics_text(&self) -> String {
+        if let Some(stores) = self.stores.get() {
+            record_cache_sizes(stores, &self.metrics);
+        }
+        self.metrics.encode()
+    }
+}
+
+/// Binds `addr` now, so that a taken port fails the start with a clear error.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Serves the endpoint until the returned task is aborted.
+pub fn spawn(listener: TcpListener, health: Arc<Health>) -> tokio::task::JoinHandle<()> {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(health);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            warn!(%error, "the health and metrics server stopped");
+        }
+    })
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, &'static str) {
+    if health.is_ready() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "watch caches are still listing\n",
+        )
+    }
+}
+
+async fn metrics(State(health): State<Arc<Health>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, OPENMETRICS)], health.metrics_text())
+}
+
+fn record_cache_sizes(stores: &Stores, metrics: &Metrics) {
+    fn record<K: Resource<DynamicType = ()> + Clone>(metrics: &Metrics, store: &Store<K>) {
+        metrics.set_cached(&resource_name::<K>(), store.len());
+    }
+    record(metrics, &stores.prov);
+    record(metrics, &stores.mgmt);
+    record(metrics, &stores.fleet);
+    record(metrics, &stores.cluster_groups);
+    record(metrics, &stores.workspaces);
+    record(metrics, &stores.namespaces);
+    if let Some(secrets) = &stores.secrets {
+        record(metrics, secrets);
+    }
+    record(metrics, &stores.nodes);
+    record(metrics, &stores.role_bindings);
+    record(metrics, &stores.cluster_roles);
+    record(metrics, &stores.cluster_role_bindings);
+}
+
+/// `<plural>.<group>` (`clusters.fleet.cattle.io`): three of the kinds are called `Cluster`.
+fn resource_name<K: Resource<DynamicType = ()>>() -> String {
+    let plural = K::plural(&());
+    let group = K::group(&());
+    if group.is_empty() {
+        plural.into_owned()
+    } else {
+        format!("{plural}.{group}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{FleetCluster, MgmtCluster};
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::core::PartialObjectMeta;
+
+    #[test]
+    fn cached_kinds_are_named_by_resource_and_group() {
+        assert_eq!(resource_name::<FleetCluster>(), "clusters.fleet.cattle.io");
+        assert_eq!(
+            resource_name::<MgmtCluster>(),
+            "clusters.management.cattle.io"
+        );
+        assert_eq!(
+            resource_name::<PartialObjectMeta<Namespace>>(),
+            "namespaces"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_a_bind_error_naming_the_address() {
+        let first = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let addr = first.local_addr().unwrap();
+        let err = bind(addr).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot listen on {addr}: ")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn readiness_waits_for_the_caches() {
+        let health = Health::new(Arc::new(Metrics::default()));
+        assert!(!health.is_ready());
+        assert!(health.metrics_text().contains("drover_leader 0"));
+        let hubs = crate::controllers::Hubs::new(&crate::config::Config::default());
+        health.caches_ready(hubs.stores());
+        assert!(health.is_ready());
+        let text = health.metrics_text();
+        assert!(
+            text.contains(r#"drover_cached_objects{kind="clusters.provisioning.cattle.io"} 0"#),
+            "{text}"
+        );
+    }
+}
