@@ -25,8 +25,15 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
 
 .PHONY: crds
-crds: ## Regenerate crds/ from the Rust types
+crds: ## Regenerate crds/ and the chart's copies in charts/drover/files/crds/ from the Rust types
 	cargo run -q -- crds --write crds
+	cargo run -q -- crds --write charts/drover/files/crds
+
+.PHONY: chart
+chart: ## helm lint and helm template the chart (builds helm into the tool cache on first use)
+	helm="$$(integration-tests/scripts/install-tools.sh helm)" && \
+	"$$helm" lint charts/drover && \
+	"$$helm" template drover charts/drover --namespace cattle-drover >/dev/null
 
 .PHONY: controlplane
 controlplane: ## Start a control plane in the foreground and print its kubeconfig (Ctrl-C stops it)
