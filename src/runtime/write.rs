@@ -29,7 +29,7 @@ pub enum WriteError {
         kind: String,
         name: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("failed to serialize {kind} {name}: {source}")]
     Serialize {
@@ -45,7 +45,7 @@ impl WriteError {
     pub fn category(&self) -> &'static str {
         match self {
             Self::NotLeader { .. } => "not_leader",
-            Self::Api { source, .. } => match source {
+            Self::Api { source, .. } => match source.as_ref() {
                 kube::Error::Api(s) if s.code == 409 => "conflict",
                 kube::Error::Api(s) if s.code == 403 => "forbidden",
                 kube::Error::Api(s) if s.code == 404 => "not_found",
@@ -60,10 +60,10 @@ impl WriteError {
     /// The API status code, when the API server answered.
     pub fn code(&self) -> Option<u16> {
         match self {
-            Self::Api {
-                source: kube::Error::Api(s),
-                ..
-            } => Some(s.code),
+            Self::Api { source, .. } => match source.as_ref() {
+                kube::Error::Api(s) => Some(s.code),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -151,7 +151,7 @@ fn api_error<K: Resource<DynamicType = ()>>(
         verb,
         kind: K::kind(&()).to_string(),
         name,
-        source,
+        source: Box::new(source),
     }
 }
 

@@ -21,7 +21,7 @@ fn read_error(kind: &str, name: &str, source: kube::Error) -> Error {
         verb: "get",
         kind: kind.to_string(),
         name: name.to_string(),
-        source,
+        source: Box::new(source),
     })
 }
 
