@@ -1,1 +1,309 @@
 use super::*;
+
+use std::collections::BTreeMap;
+
+use kube::api::ObjectMeta;
+
+use crate::api::{FleetClusterSpec, MgmtClusterSpec, ProvClusterSpec, ProvClusterStatus};
+use crate::consts::annotations;
+
+fn prov(namespace: &str, name: &str, uid: &str) -> ProvCluster {
+    ProvCluster {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            uid: Some(uid.into()),
+            ..ObjectMeta::default()
+        },
+        spec: ProvClusterSpec::default(),
+        status: None,
+    }
+}
+
+fn mgmt(name: &str, uid: &str, workspace: Option<&str>) -> MgmtCluster {
+    MgmtCluster {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            uid: Some(uid.into()),
+            ..ObjectMeta::default()
+        },
+        spec: MgmtClusterSpec {
+            fleet_workspace_name: workspace.map(Into::into),
+            ..MgmtClusterSpec::default()
+        },
+        status: None,
+    }
+}
+
+fn fleet(namespace: &str, name: &str) -> FleetCluster {
+    FleetCluster {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            uid: Some("fleet-uid".into()),
+            ..ObjectMeta::default()
+        },
+        spec: FleetClusterSpec::default(),
+        status: None,
+    }
+}
+
+/// drover's marks naming `owner`, UID included.
+fn marked_by<K: Resource<DynamicType = ()>>(owner: &K) -> Option<BTreeMap<String, String>> {
+    Some(OwnerMarks::of(owner).annotations())
+}
+
+/// Rancher's marks naming `owner`: no UID.
+fn rancher_marked_by<K: Resource<DynamicType = ()>>(owner: &K) -> Option<BTreeMap<String, String>> {
+    let mut marks = OwnerMarks::of(owner).annotations();
+    marks.remove(annotations::OWNER_UID);
+    Some(marks)
+}
+
+fn recording(mut p: ProvCluster, cluster_name: &str) -> ProvCluster {
+    p.status = Some(ProvClusterStatus {
+        cluster_name: Some(cluster_name.into()),
+        ..ProvClusterStatus::default()
+    });
+    p
+}
+
+// prov_removal_deletes_mgmt
+
+#[test]
+fn removing_a_prov_cluster_deletes_the_mgmt_cluster_drover_created_for_it() {
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    m.metadata.annotations = marked_by(&p);
+    assert!(prov_removal_deletes_mgmt(&p, &m));
+}
+
+#[test]
+fn removing_a_prov_cluster_deletes_the_mgmt_cluster_rancher_created_for_it() {
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    m.metadata.annotations = rancher_marked_by(&p);
+    assert!(prov_removal_deletes_mgmt(&p, &m));
+}
+
+#[test]
+fn removing_a_moved_prov_cluster_still_deletes_the_mgmt_cluster_created_for_it() {
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("team-a"));
+    m.metadata.annotations = marked_by(&p);
+    assert!(prov_removal_deletes_mgmt(&p, &m));
+}
+
+#[test]
+fn removing_a_recreated_prov_cluster_keeps_its_predecessors_mgmt_cluster() {
+    let old = prov("fleet-default", "prod", "uid-old");
+    let recreated = prov("fleet-default", "prod", "uid-new");
+    let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    m.metadata.annotations = marked_by(&old);
+    assert!(!prov_removal_deletes_mgmt(&recreated, &m));
+}
+
+#[test]
+fn removing_a_prov_cluster_keeps_a_mgmt_cluster_created_for_another() {
+    let other = prov("fleet-default", "other", "other-uid");
+    let namesake = prov("team-a", "prod", "prov-uid");
+    let p = prov("fleet-default", "prod", "prov-uid");
+    for owner in [other, namesake] {
+        let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+        m.metadata.annotations = marked_by(&owner);
+        assert!(!prov_removal_deletes_mgmt(&p, &m));
+    }
+}
+
+#[test]
+fn removing_a_prov_cluster_keeps_an_unmarked_mgmt_cluster_even_when_recorded() {
+    let p = recording(prov("fleet-default", "prod", "prov-uid"), "c-m-abcdefgh");
+    let m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    assert!(!prov_removal_deletes_mgmt(&p, &m));
+}
+
+#[test]
+fn removing_a_legacy_prov_cluster_in_the_current_workspace_deletes_its_mgmt_cluster() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-a"));
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(prov_removal_deletes_mgmt(&p, &m));
+}
+
+#[test]
+fn removing_a_stale_legacy_prov_cluster_left_by_a_move_keeps_the_mgmt_cluster() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-b"));
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(!prov_removal_deletes_mgmt(&p, &m));
+}
+
+#[test]
+fn removing_a_legacy_prov_cluster_keeps_a_mgmt_cluster_without_a_workspace() {
+    let p = prov("fleet-default", "c-ab12c", "prov-uid");
+    for workspace in [None, Some("")] {
+        let m = mgmt("c-ab12c", "mgmt-uid", workspace);
+        assert!(!prov_removal_deletes_mgmt(&p, &m));
+    }
+}
+
+#[test]
+fn removing_a_legacy_prov_cluster_keeps_a_mgmt_cluster_of_another_name() {
+    let p = prov("fleet-default", "c-ab12c", "prov-uid");
+    let m = mgmt("c-zz99z", "mgmt-uid", Some("fleet-default"));
+    assert!(!prov_removal_deletes_mgmt(&p, &m));
+}
+
+#[test]
+fn removing_a_non_legacy_namesake_of_a_mgmt_cluster_keeps_it() {
+    let p = prov("fleet-default", "c-m-abcdefgh", "prov-uid");
+    let m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    assert!(!prov_removal_deletes_mgmt(&p, &m));
+}
+
+#[test]
+fn removing_the_local_prov_cluster_in_fleet_local_deletes_the_local_mgmt_cluster() {
+    // Admission forbids deleting prov `local`; the decision itself follows the legacy rule.
+    let p = prov("fleet-local", "local", "prov-uid");
+    let m = mgmt("local", "mgmt-uid", Some("fleet-local"));
+    assert!(prov_removal_deletes_mgmt(&p, &m));
+    let stray = prov("fleet-default", "local", "prov-uid");
+    assert!(!prov_removal_deletes_mgmt(&stray, &m));
+}
+
+// prov_belongs_to_mgmt
+
+#[test]
+fn a_prov_cluster_created_for_a_mgmt_cluster_belongs_to_it() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("fleet-default"));
+    let mut p = prov("fleet-default", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(prov_belongs_to_mgmt(&p, &m));
+    p.metadata.annotations = rancher_marked_by(&m);
+    assert!(prov_belongs_to_mgmt(&p, &m));
+}
+
+#[test]
+fn a_prov_cluster_that_created_a_mgmt_cluster_belongs_to_it() {
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    m.metadata.annotations = marked_by(&p);
+    assert!(prov_belongs_to_mgmt(&p, &m));
+}
+
+#[test]
+fn a_prov_cluster_that_recorded_a_mgmt_cluster_belongs_to_it() {
+    let p = recording(prov("fleet-default", "prod", "prov-uid"), "c-m-abcdefgh");
+    let m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    assert!(prov_belongs_to_mgmt(&p, &m));
+}
+
+#[test]
+fn an_unrelated_prov_cluster_does_not_belong_to_a_mgmt_cluster() {
+    let m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    assert!(!prov_belongs_to_mgmt(
+        &prov("fleet-default", "prod", "prov-uid"),
+        &m
+    ));
+    assert!(!prov_belongs_to_mgmt(
+        &recording(prov("fleet-default", "prod", "prov-uid"), "c-m-other000"),
+        &m
+    ));
+    assert!(!prov_belongs_to_mgmt(
+        &recording(prov("fleet-default", "prod", "prov-uid"), ""),
+        &mgmt("", "mgmt-uid", None)
+    ));
+}
+
+#[test]
+fn a_prov_cluster_created_for_a_deleted_mgmt_cluster_does_not_belong_to_its_namesake() {
+    let old = mgmt("c-ab12c", "uid-old", Some("fleet-default"));
+    let recreated = mgmt("c-ab12c", "uid-new", Some("fleet-default"));
+    let mut p = prov("fleet-default", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&old);
+    assert!(!prov_belongs_to_mgmt(&p, &recreated));
+}
+
+#[test]
+fn a_mgmt_cluster_created_for_another_prov_cluster_does_not_own_this_one() {
+    let other = prov("fleet-default", "other", "other-uid");
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    m.metadata.annotations = marked_by(&other);
+    assert!(!prov_belongs_to_mgmt(&p, &m));
+}
+
+// is_stale_legacy_copy
+
+#[test]
+fn a_legacy_prov_cluster_outside_the_mgmt_workspace_is_a_stale_copy() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-b"));
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(is_stale_legacy_copy(&p, &m, Some("team-b")));
+    p.metadata.annotations = rancher_marked_by(&m);
+    assert!(is_stale_legacy_copy(&p, &m, Some("team-b")));
+}
+
+#[test]
+fn a_legacy_prov_cluster_in_the_mgmt_workspace_is_not_stale() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-a"));
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(!is_stale_legacy_copy(&p, &m, Some("team-a")));
+}
+
+#[test]
+fn a_legacy_prov_cluster_of_a_mgmt_cluster_that_has_no_workspace_is_stale() {
+    let m = mgmt("c-ab12c", "mgmt-uid", None);
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(is_stale_legacy_copy(&p, &m, None));
+}
+
+#[test]
+fn a_prov_cluster_drover_did_not_create_for_the_mgmt_cluster_is_never_a_stale_copy() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-b"));
+    let unmarked = prov("team-a", "c-ab12c", "prov-uid");
+    assert!(!is_stale_legacy_copy(&unmarked, &m, Some("team-b")));
+
+    let mut of_predecessor = prov("team-a", "c-ab12c", "prov-uid");
+    of_predecessor.metadata.annotations = marked_by(&mgmt("c-ab12c", "uid-old", None));
+    assert!(!is_stale_legacy_copy(&of_predecessor, &m, Some("team-b")));
+}
+
+// fleet_belongs_to_prov
+
+#[test]
+fn a_fleet_cluster_created_for_a_prov_cluster_belongs_to_it() {
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let mut f = fleet("team-a", "prod");
+    f.metadata.annotations = marked_by(&p);
+    assert!(fleet_belongs_to_prov(&f, &p));
+    f.metadata.annotations = rancher_marked_by(&p);
+    assert!(fleet_belongs_to_prov(&f, &p));
+}
+
+#[test]
+fn a_fleet_cluster_created_for_a_deleted_prov_cluster_does_not_belong_to_its_namesake() {
+    let old = prov("fleet-default", "prod", "uid-old");
+    let recreated = prov("fleet-default", "prod", "uid-new");
+    let mut f = fleet("fleet-default", "prod");
+    f.metadata.annotations = marked_by(&old);
+    assert!(!fleet_belongs_to_prov(&f, &recreated));
+}
+
+#[test]
+fn a_fleet_cluster_of_a_namesake_in_another_workspace_does_not_belong_to_the_prov_cluster() {
+    let namesake = prov("team-a", "prod", "prov-uid");
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let mut f = fleet("fleet-default", "prod");
+    f.metadata.annotations = marked_by(&namesake);
+    assert!(!fleet_belongs_to_prov(&f, &p));
+}
+
+#[test]
+fn an_unmarked_fleet_cluster_belongs_to_no_prov_cluster() {
+    let p = prov("fleet-default", "prod", "prov-uid");
+    assert!(!fleet_belongs_to_prov(&fleet("fleet-default", "prod"), &p));
+}

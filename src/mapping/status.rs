@@ -73,10 +73,13 @@ pub fn desired_prov_status(
 ) -> ProvClusterStatus {
     let previous = prov.status.clone().unwrap_or_default();
     let prev_conditions = previous.conditions.as_deref().unwrap_or_default();
-    let mgmt_conditions = observed
-        .mgmt
-        .map(MgmtCluster::conditions)
-        .unwrap_or_default();
+    // A refused mgmt cluster is not this prov cluster's counterpart unless it was recorded as
+    // such: recording a foreign one's name would make `claim` call it ours on the next pass, and
+    // its conditions say nothing about this cluster.
+    let mgmt = observed.mgmt.filter(|m| {
+        observed.refusal.is_none() || prov.cluster_name() == m.metadata.name.as_deref()
+    });
+    let mgmt_conditions = mgmt.map(MgmtCluster::conditions).unwrap_or_default();
     let ready =
         previous.ready == Some(true) || condition_is_true(mgmt_conditions, conditions::CONNECTED);
     let secret_ok = observed.kubeconfig_secret_exists.unwrap_or(true);
@@ -86,7 +89,7 @@ pub fn desired_prov_status(
         .filter(|s| !s.is_empty())
         .or_else(|| (ready && secret_ok).then(|| observed.kubeconfig_secret_name.clone()));
 
-    let (created, reconciling, stalled) = match (&observed.refusal, observed.mgmt) {
+    let (created, reconciling, stalled) = match (&observed.refusal, mgmt) {
         (Some((reason, message)), _) => (
             Wanted::new(conditions::CREATED, false, reason, message.clone()),
             Wanted::new(conditions::RECONCILING, false, reason, ""),
@@ -153,9 +156,8 @@ pub fn desired_prov_status(
             .cluster_name
             .clone()
             .filter(|n| !n.is_empty())
-            .or_else(|| observed.mgmt.map(|_| observed.mgmt_name.to_string())),
-        fleet_workspace_name: observed
-            .mgmt
+            .or_else(|| mgmt.map(|_| observed.mgmt_name.to_string())),
+        fleet_workspace_name: mgmt
             .and_then(|m| m.workspace())
             .map(str::to_string)
             .or(previous.fleet_workspace_name.clone()),
