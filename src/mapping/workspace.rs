@@ -97,6 +97,21 @@ pub fn desired_namespace(
     }
 }
 
+/// The namespace drover creates before it applies the desired one: its name and the ownership
+/// marks only. The create stakes the claim (it fails if a namespace of that name appeared in the
+/// meantime); the fields it sets are never removed later, so the create's field ownership can
+/// never keep a label or annotation alive that the workspace dropped.
+pub fn namespace_claim(ws: &FleetWorkspace) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: ws.metadata.name.clone(),
+            annotations: Some(OwnerMarks::of(ws).annotations()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
 /// What to do about a managed workspace's namespace.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NamespacePlan {

@@ -110,6 +110,21 @@ fn a_workspace_without_labels_wants_no_labels_key_at_all() {
 }
 
 #[test]
+fn the_namespace_claim_carries_only_the_name_and_the_marks_the_desired_namespace_keeps() {
+    let mut ws = with_annotations(workspace("team-a", "uid-1"), &[("note", "x")]);
+    ws.metadata.labels = Some(map(&[("team", "a")]));
+    let claim = namespace_claim(&ws);
+    assert_eq!(claim.metadata.labels, None);
+    let claimed = claim.metadata.annotations.expect("annotations");
+    assert_eq!(claimed, OwnerMarks::of(&ws).annotations());
+    let desired = applied(plan_namespace(&ws, None))
+        .metadata
+        .annotations
+        .expect("annotations");
+    assert!(claimed.iter().all(|(k, v)| desired.get(k) == Some(v)));
+}
+
+#[test]
 fn a_namespace_drover_created_is_kept_up_to_date() {
     let ws = workspace("team-a", "uid-1");
     let current = created_for(&ws);

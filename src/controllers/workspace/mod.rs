@@ -1,15 +1,103 @@
-//! The FleetWorkspace controller (spec §3): namespaces, creator RBAC, default workspaces,
-//! back-population and the deletion safety rules.
+//! The FleetWorkspace controller (spec §3). Three loops share one future:
+//! - the workspace controller: namespace (W1, W6), creator RBAC (W5), deletion (W7);
+//! - back-population (W4), a controller over namespaces, because the workspace it creates does
+//!   not exist yet and kube's `Controller` only reconciles objects that are in its store;
+//! - the default workspaces (W3), a small loop for the same reason.
+
+mod backfill;
+mod defaults;
+mod deletion;
+mod namespace;
+mod rbac;
+mod reconcile;
+mod report;
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::core::PartialObjectMeta;
+use kube::runtime::Controller;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 
+use super::runner::drive;
 use super::{Hubs, Shutdown};
+use crate::api::FleetWorkspace;
+use crate::consts::labels;
 use crate::runtime::Context;
 
-/// The workspace controllers, as one future.
+/// The workspace loops, as one future that ends when `shutdown` fires.
 pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
-    let _ = (ctx, hubs);
-    Box::pin(async move { shutdown.await })
+    let reporter = Arc::new(report::Reporter::default());
+    let workspaces = drive(
+        "workspace",
+        workspace_controller(&ctx, hubs),
+        ctx.clone(),
+        shutdown.clone(),
+        move |ws, ctx| reconcile::reconcile(ws, ctx, reporter.clone()),
+    );
+    let backfill = drive(
+        "workspace-backfill",
+        backfill::controller(&ctx, hubs),
+        ctx.clone(),
+        shutdown.clone(),
+        backfill::reconcile,
+    );
+    let defaults = defaults::keep(ctx, hubs, shutdown);
+    Box::pin(async move {
+        futures::join!(workspaces, backfill, defaults);
+    })
+}
+
+fn workspace_controller(ctx: &Context, hubs: &Hubs) -> Controller<FleetWorkspace> {
+    let stores = &ctx.stores;
+    Controller::for_stream(hubs.workspaces.subscribe(), stores.workspaces.clone())
+        .watches_stream(
+            hubs.namespaces.subscribe(),
+            |ns: PartialObjectMeta<Namespace>| ns.metadata.name.as_deref().map(ObjectRef::new),
+        )
+        // Clusters matter to a workspace only while its deletion waits for them to go; cluster
+        // status churn must not reconcile every workspace.
+        .watches_stream(hubs.prov.subscribe(), {
+            let workspaces = stores.workspaces.clone();
+            move |prov: crate::api::ProvCluster| deleting(&workspaces, prov.namespace())
+        })
+        .watches_stream(hubs.fleet.subscribe(), {
+            let workspaces = stores.workspaces.clone();
+            move |fleet: crate::api::FleetCluster| deleting(&workspaces, fleet.namespace())
+        })
+        .watches_stream(hubs.role_bindings.subscribe(), labelled)
+        .watches_stream(hubs.cluster_roles.subscribe(), labelled)
+        .watches_stream(hubs.cluster_role_bindings.subscribe(), labelled)
+}
+
+/// The workspace named `namespace`, if it is being deleted.
+fn deleting(
+    workspaces: &Store<FleetWorkspace>,
+    namespace: Option<String>,
+) -> Option<ObjectRef<FleetWorkspace>> {
+    let reference = ObjectRef::new(&namespace?);
+    workspaces
+        .get(&reference)
+        .filter(|ws| ws.metadata.deletion_timestamp.is_some())
+        .map(|_| reference)
+}
+
+/// The workspace an RBAC object of drover's belongs to, by its label.
+fn labelled<K: Resource>(obj: K) -> Option<ObjectRef<FleetWorkspace>> {
+    obj.meta()
+        .labels
+        .as_ref()?
+        .get(labels::WORKSPACE)
+        .map(|ws| ObjectRef::new(ws))
+}
+
+/// A full Namespace with the cached metadata, to compare desired namespaces with and to delete
+/// with a UID precondition.
+fn as_namespace(meta: &PartialObjectMeta<Namespace>) -> Namespace {
+    Namespace {
+        metadata: meta.metadata.clone(),
+        ..Namespace::default()
+    }
 }

@@ -1,0 +1,101 @@
+//! Deleting a managed workspace (W7): its namespace goes only if drover created it, and by
+//! default only once it holds no prov or fleet cluster (deleting it would deprovision every
+//! downstream cluster in it). Until then the workspace keeps drover's finalizer and says why.
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+
+use super::report::Reporter;
+use super::{as_namespace, rbac};
+use crate::api::FleetWorkspace;
+use crate::consts::finalizers;
+use crate::controllers::Error;
+use crate::mapping::workspace::{DeletionPlan, Occupants, Situation, plan_deletion, reasons};
+use crate::runtime::Context;
+use crate::runtime::events::Note;
+
+pub async fn reconcile(
+    ws: &FleetWorkspace,
+    ctx: &Context,
+    reporter: &Reporter,
+) -> Result<Action, Error> {
+    if !ws.finalizers().iter().any(|f| f == finalizers::WORKSPACE) {
+        return Ok(Action::await_change());
+    }
+    let name = ws.name_any();
+    let namespace = ctx.stores.namespaces.get(&ObjectRef::new(&name));
+    let occupants = occupants(ctx, &name);
+    let plan = plan_deletion(
+        ws,
+        namespace.as_ref().map(|ns| &ns.metadata),
+        occupants.clone(),
+        ctx.config.workspace_deletion,
+    );
+    match plan {
+        DeletionPlan::Wait(occupants) => {
+            // Prov and fleet cluster events re-trigger this workspace while it is deleting.
+            reporter
+                .report(ctx, ws, Some(&Situation::DeletionWaits(occupants)))
+                .await?;
+            return Ok(Action::await_change());
+        }
+        DeletionPlan::DeleteNamespace => {
+            if let Some(ns) = &namespace {
+                let api = Api::<Namespace>::all(ctx.client.clone());
+                if ctx.delete(&api, &as_namespace(ns)).await? {
+                    ctx.publish(ws, deleted_note(&name, &occupants)).await;
+                }
+            }
+        }
+        DeletionPlan::Release => {}
+    }
+    rbac::remove(ws, ctx).await?;
+    let api = Api::<FleetWorkspace>::all(ctx.client.clone());
+    ctx.remove_finalizer(&api, ws, finalizers::WORKSPACE)
+        .await?;
+    reporter.forget(ws);
+    Ok(Action::await_change())
+}
+
+fn deleted_note(name: &str, occupants: &Occupants) -> Note<'static> {
+    let message = if occupants.is_empty() {
+        format!("deleted namespace {name} with its workspace")
+    } else {
+        format!(
+            "deleted namespace {name} with its workspace, and with it {} (cascading deletion)",
+            occupants.describe()
+        )
+    };
+    Note {
+        warning: !occupants.is_empty(),
+        reason: reasons::NAMESPACE_DELETED,
+        action: "Delete",
+        message,
+    }
+}
+
+/// The prov and fleet clusters in a namespace, by name, sorted.
+fn occupants(ctx: &Context, namespace: &str) -> Occupants {
+    let in_namespace = |ns: Option<&str>| ns == Some(namespace);
+    let mut prov: Vec<String> = ctx
+        .stores
+        .prov
+        .state()
+        .iter()
+        .filter(|p| in_namespace(p.metadata.namespace.as_deref()))
+        .map(|p| p.name_any())
+        .collect();
+    let mut fleet: Vec<String> = ctx
+        .stores
+        .fleet
+        .state()
+        .iter()
+        .filter(|f| in_namespace(f.metadata.namespace.as_deref()))
+        .map(|f| f.name_any())
+        .collect();
+    prov.sort();
+    fleet.sort();
+    Occupants { prov, fleet }
+}
