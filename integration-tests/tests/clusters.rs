@@ -662,3 +662,41 @@ async fn killing_drover_mid_way_and_restarting_leaves_exactly_one_mgmt_cluster_p
     drop(drover);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_restart_with_nothing_changed_sends_zero_cluster_writes() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let client = env.client()?;
+    let first = Drover::start(&env, test_config())?;
+    let prov_name = "steady";
+    create_prov(&client, &prov_cluster("fleet-default", prov_name)).await?;
+    let mgmt_name = recorded_mgmt_name(&client, "fleet-default", prov_name).await?;
+    connect_mgmt(&client, &mgmt_name).await?;
+    create_kubeconfig_secret(&client, "fleet-default", prov_name).await?;
+    let legacy = connected_legacy_cluster(&client).await?;
+    create_kubeconfig_secret(&client, "fleet-local", "local").await?;
+    eventually("fleet clusters", CONVERGE, || async {
+        let a = get_fleet(&client, "fleet-default", prov_name).await?;
+        let b = get_fleet(&client, "fleet-local", "local").await?;
+        Ok((a.is_some() && b.is_some()).then_some(()))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    println!("writes to converge: {}", first.writes());
+    first.stop();
+
+    let second = Drover::start(&env, test_config())?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let writes = second.writes();
+    println!("writes after restart: {writes}");
+    ensure!(
+        writes == 0,
+        "a restart with nothing changed sent {writes} writes"
+    );
+    ensure!(
+        get_fleet(&client, "fleet-default", &legacy)
+            .await?
+            .is_some()
+    );
+    Ok(())
+}

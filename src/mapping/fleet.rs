@@ -252,13 +252,21 @@ pub fn desired_fleet_cluster(
     }
 }
 
-/// ClusterGroup `default` beside the local fleet cluster, selecting `name=local`.
-pub fn desired_local_cluster_group(namespace: &str, prov: &ProvCluster) -> ClusterGroup {
+/// ClusterGroup `default` beside the local fleet cluster, selecting `name=local`. One that
+/// Rancher created (marks without a UID) is adopted as it is.
+pub fn desired_local_cluster_group(
+    namespace: &str,
+    prov: &ProvCluster,
+    existing: Option<&ClusterGroup>,
+) -> ClusterGroup {
     ClusterGroup {
         metadata: ObjectMeta {
             name: Some(LOCAL_CLUSTER_GROUP.into()),
             namespace: Some(namespace.into()),
-            annotations: Some(marks_for_child(prov, None)),
+            annotations: Some(marks_for_child(
+                prov,
+                existing.and_then(|g| g.meta().annotations.as_ref()),
+            )),
             ..ObjectMeta::default()
         },
         spec: ClusterGroupSpec {

@@ -1173,7 +1173,7 @@ fn a_desired_fleet_cluster_serialises_without_fields_other_actors_own() {
 #[test]
 fn the_local_cluster_group_is_default_selecting_name_local_and_marked_for_the_prov_cluster() {
     let p = prov("fleet-local", "local", "local");
-    let group = desired_local_cluster_group("fleet-local", &p);
+    let group = desired_local_cluster_group("fleet-local", &p, None);
     assert_eq!(
         serde_json::to_value(&group).expect("serialises"),
         json!({
@@ -1192,4 +1192,17 @@ fn the_local_cluster_group_is_default_selecting_name_local_and_marked_for_the_pr
             "spec": {"selector": {"matchLabels": {"name": "local"}}},
         })
     );
+}
+
+#[test]
+fn a_cluster_group_rancher_created_is_adopted_without_adding_a_uid_mark() {
+    let p = prov("fleet-local", "local", "local");
+    let mut rancher = desired_local_cluster_group("fleet-local", &p, None);
+    if let Some(a) = rancher.metadata.annotations.as_mut() {
+        a.remove("drover.cattle.io/owner-uid");
+    }
+    let group = desired_local_cluster_group("fleet-local", &p, Some(&rancher));
+    let annotations = group.metadata.annotations.expect("annotations");
+    assert!(!annotations.contains_key("drover.cattle.io/owner-uid"));
+    assert_eq!(annotations["objectset.rio.cattle.io/owner-name"], "local");
 }

@@ -99,7 +99,7 @@ pub async fn sync(ctx: &Context, prov: &ProvCluster, mgmt: &MgmtCluster) -> Resu
     if mgmt.is_internal() {
         let group_key = ObjectRef::new(LOCAL_CLUSTER_GROUP).within(workspace);
         let existing_group = ctx.stores.cluster_groups.get(&group_key);
-        let desired_group = desired_local_cluster_group(workspace, prov);
+        let desired_group = desired_local_cluster_group(workspace, prov, existing_group.as_deref());
         let groups: Api<ClusterGroup> = Api::namespaced(ctx.client.clone(), workspace);
         ctx.apply(&groups, &desired_group, existing_group.as_deref())
             .await?;
