@@ -1,0 +1,328 @@
+//! Operating drover: two `drover run` processes against one control plane elect one leader, hand
+//! over on SIGTERM within 2 s and after SIGKILL within the Lease duration plus a few seconds, and
+//! both answer the probes. drover runs as a child process so that it can be killed for real.
+//!
+//! Each test starts a private control plane (two drovers on a shared one would fight over other
+//! tests' objects), and the tests run one at a time so that the hand-over figures are not skewed
+//! by another test's load on the machine.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use drover::runtime::lease::LEASE_DURATION;
+use drover_integration_tests::{TestEnv, eventually, repo_root};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ObjectMeta, PostParams};
+use tokio::sync::Mutex;
+
+const LEASE_NAMESPACE: &str = "drover-system";
+/// What "a few seconds" after the Lease expiry means in the SIGKILL test.
+const TAKEOVER_SLACK: Duration = Duration::from_secs(5);
+
+/// Serialises the tests of this file: hand-over timing is what they measure.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// A `drover run` child process, killed when dropped.
+struct DroverProcess {
+    identity: &'static str,
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl DroverProcess {
+    fn spawn(env: &TestEnv, logs: &Path, identity: &'static str) -> Result<Self> {
+        let port = free_port()?;
+        let log = logs.join(format!("drover-{identity}.log"));
+        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let err = out.try_clone()?;
+        let child = Command::new(drover_binary()?)
+            .arg("--kubeconfig")
+            .arg(env.kubeconfig_path())
+            .args(["--log-format", "text", "run"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--lease-namespace", LEASE_NAMESPACE])
+            .args(["--identity", identity])
+            .args(["--leader-election", "true"])
+            .env_remove("POD_NAME")
+            .env_remove("POD_NAMESPACE")
+            .env("DROVER_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .context("starting drover")?;
+        Ok(Self {
+            identity,
+            child,
+            port,
+            log,
+        })
+    }
+
+    async fn get(&self, path: &str) -> Result<(u16, String)> {
+        http_get(self.port, path).await
+    }
+
+    /// `drover_leader` from `/metrics`.
+    async fn is_leader(&self) -> Result<bool> {
+        let (status, body) = self.get("/metrics").await?;
+        ensure!(status == 200, "/metrics answered {status}");
+        Ok(metric_sum(&body, "drover_leader") == 1.0)
+    }
+
+    async fn writes(&self) -> Result<f64> {
+        let (_, body) = self.get("/metrics").await?;
+        Ok(metric_sum(&body, "drover_api_writes_total"))
+    }
+
+    fn signal(&self, signal: libc::c_int) -> Result<()> {
+        let pid = libc::pid_t::try_from(self.child.id())?;
+        // SAFETY: kill(2) on our own child, which is not reaped yet (it is reaped in `wait`/drop).
+        let rc = unsafe { libc::kill(pid, signal) };
+        ensure!(rc == 0, "kill({pid}, {signal}) failed");
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns whether it exited successfully.
+    async fn exited_within(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.success());
+            }
+            if Instant::now() > deadline {
+                bail!("drover {} still runs after {timeout:?}", self.identity);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for DroverProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- log of drover {} ---\n{}",
+                self.identity,
+                self.log_text()
+            );
+        }
+    }
+}
+
+/// The drover binary of this checkout, built now if it is missing or stale (cargo test builds
+/// it only for packages with integration tests of their own).
+fn drover_binary() -> Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
+        std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = repo_root();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(&root)
+                .args(["build", "--quiet", "-p", "drover", "--bin", "drover"])
+                .status()
+                .map_err(|e| format!("running cargo build: {e}"))?;
+            if !status.success() {
+                return Err(format!("cargo build of drover failed: {status}"));
+            }
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("target"));
+            Ok(target.join("debug").join("drover"))
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A minimal HTTP/1.1 GET: status code and body.
+async fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let response = tokio::task::spawn_blocking(move || -> Result<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    })
+    .await??;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("no status line in {response:?}"))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// The sum of every sample of `name` (all label sets) in an OpenMetrics text.
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let metric = series.split('{').next()?;
+            (metric == name).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// A private control plane with the Lease namespace, and two drovers with warm caches.
+async fn two_drovers() -> Result<(TestEnv, tempfile::TempDir, DroverProcess, DroverProcess)> {
+    let env = TestEnv::start().await?;
+    let namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(LEASE_NAMESPACE.into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    Api::<Namespace>::all(env.client()?)
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    let logs = tempfile::Builder::new().prefix("drover-logs-").tempdir()?;
+    let a = DroverProcess::spawn(&env, logs.path(), "a")?;
+    let b = DroverProcess::spawn(&env, logs.path(), "b")?;
+    for drover in [&a, &b] {
+        eventually("drover to be ready", Duration::from_secs(60), || async {
+            Ok(matches!(drover.get("/readyz").await, Ok((200, _))).then_some(()))
+        })
+        .await?;
+    }
+    Ok((env, logs, a, b))
+}
+
+/// Waits until exactly one of the two leads; returns (leader, standby).
+async fn one_leader(a: DroverProcess, b: DroverProcess) -> Result<(DroverProcess, DroverProcess)> {
+    let a_leads = eventually("one leader", Duration::from_secs(30), || async {
+        let (la, lb) = (a.is_leader().await?, b.is_leader().await?);
+        ensure!(!(la && lb), "both drovers report drover_leader 1");
+        Ok((la || lb).then_some(la))
+    })
+    .await?;
+    Ok(if a_leads { (a, b) } else { (b, a) })
+}
+
+/// Polls the standby every 25 ms until it leads; returns how long that took from `since`.
+async fn takeover(standby: &DroverProcess, since: Instant, timeout: Duration) -> Result<Duration> {
+    loop {
+        if standby.is_leader().await.unwrap_or(false) {
+            return Ok(since.elapsed());
+        }
+        if since.elapsed() > timeout {
+            bail!(
+                "drover {} did not take over within {timeout:?}",
+                standby.identity
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_one_of_two_drovers_writes_and_both_answer_the_probes() -> Result<()> {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (_env, _logs, a, b) = two_drovers().await?;
+    let (leader, standby) = one_leader(a, b).await?;
+    for drover in [&leader, &standby] {
+        let (health, _) = drover.get("/healthz").await?;
+        ensure!(
+            health == 200,
+            "/healthz of {} answered {health}",
+            drover.identity
+        );
+        let (ready, _) = drover.get("/readyz").await?;
+        ensure!(
+            ready == 200,
+            "/readyz of {} answered {ready}",
+            drover.identity
+        );
+        let (status, body) = drover.get("/metrics").await?;
+        ensure!(status == 200);
+        ensure!(
+            body.contains(r#"drover_cached_objects{kind="namespaces"}"#),
+            "no cache sizes in the metrics of {}:\n{body}",
+            drover.identity
+        );
+    }
+    // The leader bootstraps the local cluster; the standby's caches see it, it writes nothing.
+    eventually("the leader to write", Duration::from_secs(30), || async {
+        Ok((leader.writes().await? > 0.0).then_some(()))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(
+        standby.writes().await? == 0.0,
+        "the standby wrote:\n{}",
+        standby.log_text()
+    );
+    ensure!(!standby.is_leader().await?, "both lead");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_leader_hands_over_within_two_seconds() -> Result<()> {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (_env, _logs, a, b) = two_drovers().await?;
+    let (mut leader, standby) = one_leader(a, b).await?;
+    let sent = Instant::now();
+    leader.signal(libc::SIGTERM)?;
+    let took = takeover(&standby, sent, Duration::from_secs(10)).await?;
+    println!(
+        "SIGTERM hand-over: drover {} led {:.2} s after drover {} got SIGTERM",
+        standby.identity,
+        took.as_secs_f64(),
+        leader.identity
+    );
+    ensure!(
+        leader.exited_within(Duration::from_secs(10)).await?,
+        "the terminated leader did not exit cleanly:\n{}",
+        leader.log_text()
+    );
+    ensure!(took < Duration::from_secs(2), "the hand-over took {took:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_is_replaced_once_its_lease_expires() -> Result<()> {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (_env, _logs, a, b) = two_drovers().await?;
+    let (mut leader, standby) = one_leader(a, b).await?;
+    let sent = Instant::now();
+    leader.signal(libc::SIGKILL)?;
+    let took = takeover(&standby, sent, LEASE_DURATION + Duration::from_secs(30)).await?;
+    println!(
+        "SIGKILL take-over: drover {} led {:.2} s after drover {} was killed (Lease duration {} s)",
+        standby.identity,
+        took.as_secs_f64(),
+        leader.identity,
+        LEASE_DURATION.as_secs()
+    );
+    let _ = leader.exited_within(Duration::from_secs(5)).await;
+    ensure!(
+        took <= LEASE_DURATION + TAKEOVER_SLACK,
+        "the take-over took {took:?}"
+    );
+    Ok(())
+}
