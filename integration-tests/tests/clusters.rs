@@ -700,3 +700,63 @@ async fn a_restart_with_nothing_changed_sends_zero_cluster_writes() -> Result<()
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_cluster_moved_to_a_workspace_that_does_not_exist_yet_reports_the_wait_then_follows()
+-> Result<()> {
+    let (client, env) = shared().await?;
+    let name = env.unique_name("mover");
+    create_prov(&client, &prov_cluster("fleet-default", &name)).await?;
+    let mgmt_name = recorded_mgmt_name(&client, "fleet-default", &name).await?;
+    connect_mgmt(&client, &mgmt_name).await?;
+    create_kubeconfig_secret(&client, "fleet-default", &name).await?;
+    eventually("fleet cluster", CONVERGE, || {
+        get_fleet(&client, "fleet-default", &name)
+    })
+    .await?;
+
+    let later = env.unique_name("later");
+    Api::<MgmtCluster>::all(client.clone())
+        .patch(
+            &mgmt_name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"fleetWorkspaceName": later}})),
+        )
+        .await?;
+    let waiting = eventually(
+        "Reconciling names the missing workspace",
+        CONVERGE,
+        || async {
+            let prov = get_prov(&client, "fleet-default", &name).await?;
+            Ok(prov
+                .and_then(|p| p.status)
+                .and_then(|s| s.conditions)
+                .and_then(|c| {
+                    c.into_iter()
+                        .find(|c| c.type_ == "Reconciling" && c.status == "True")
+                })
+                .filter(|c| c.message.as_deref().unwrap_or_default().contains(&later)))
+        },
+    )
+    .await?;
+    println!("{waiting:?}");
+
+    create_workspace(&client, &later).await?;
+    let fleet = eventually("fleet cluster in the new workspace", CONVERGE, || {
+        get_fleet(&client, &later, &name)
+    })
+    .await?;
+    ensure!(
+        fleet.spec.kube_config_secret_namespace.as_deref() == Some("fleet-default"),
+        "still points at the prov namespace"
+    );
+    wait_gone("fleet cluster in the old workspace", || {
+        get_fleet(&client, "fleet-default", &name)
+    })
+    .await?;
+    let prov = get_prov(&client, "fleet-default", &name)
+        .await?
+        .expect("prov stays");
+    ensure!(prov.status.and_then(|s| s.fleet_workspace_name).as_deref() == Some(later.as_str()));
+    Ok(())
+}

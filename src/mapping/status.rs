@@ -62,6 +62,8 @@ pub struct Observed<'a> {
     /// Whether `<prov>-kubeconfig` exists, or `None` when secrets are not observed.
     pub kubeconfig_secret_exists: Option<bool>,
     pub kubeconfig_secret_name: String,
+    /// The mgmt cluster's workspace when its namespace does not exist (yet).
+    pub missing_workspace: Option<&'a str>,
 }
 
 /// The prov status drover wants (§C2). `ready` never goes back to false; the kubeconfig secret
@@ -111,7 +113,9 @@ pub fn desired_prov_status(
             Wanted::new(conditions::STALLED, false, "Creating", ""),
         ),
         (None, Some(_)) => {
-            let waiting = if !ready {
+            let waiting = if let Some(ws) = observed.missing_workspace {
+                Some(format!("waiting for workspace namespace {ws} to exist"))
+            } else if !ready {
                 Some(format!(
                     "waiting for mgmt cluster {} to be Connected",
                     observed.mgmt_name

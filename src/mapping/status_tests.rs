@@ -74,7 +74,26 @@ fn observed<'a>(mgmt: Option<&'a MgmtCluster>, secret_exists: Option<bool>) -> O
         refusal: None,
         kubeconfig_secret_exists: secret_exists,
         kubeconfig_secret_name: "prod-kubeconfig".into(),
+        missing_workspace: None,
     }
+}
+
+#[test]
+fn a_missing_workspace_namespace_is_reported_as_the_wait() {
+    let m = connected("c-m-abcdefgh");
+    let obs = Observed {
+        missing_workspace: Some("team-z"),
+        ..observed(Some(&m), Some(true))
+    };
+    let status = desired_prov_status(&prov(None), &obs, T1);
+    let reconciling = status
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.type_ == "Reconciling")
+        .expect("Reconciling");
+    assert_eq!(reconciling.status, "True");
+    assert!(reconciling.message.unwrap_or_default().contains("team-z"));
 }
 
 fn find<'a>(status: &'a ProvClusterStatus, type_: &str) -> &'a Condition {

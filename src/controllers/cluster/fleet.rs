@@ -40,6 +40,15 @@ pub async fn sync(ctx: &Context, prov: &ProvCluster, mgmt: &MgmtCluster) -> Resu
     let Some(workspace) = mgmt.workspace() else {
         return Ok(());
     };
+    if ctx
+        .stores
+        .namespaces
+        .get(&ObjectRef::new(workspace))
+        .is_none()
+    {
+        // Reported on the prov status as the wait; the namespace's arrival re-triggers this.
+        return Ok(());
+    }
     // A move (§C8): the old copy goes first, so a crash never leaves two.
     let mut before = previous_namespaces(prov);
     if let Some(previous) = mgmt_status_workspace(prov) {

@@ -7,7 +7,9 @@ mod remove;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::Api;
+use kube::core::PartialObjectMeta;
 use kube::runtime::Controller;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -50,6 +52,29 @@ fn provs_of_mgmt(ctx: &Context, mgmt: &MgmtCluster) -> Vec<ObjectRef<ProvCluster
         .collect()
 }
 
+/// The prov clusters whose recorded workspace is this namespace.
+fn provs_waiting_for(
+    ctx: &Context,
+    namespace: &PartialObjectMeta<Namespace>,
+) -> Vec<ObjectRef<ProvCluster>> {
+    let Some(name) = namespace.metadata.name.as_deref() else {
+        return Vec::new();
+    };
+    ctx.stores
+        .prov
+        .state()
+        .iter()
+        .filter(|p| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.fleet_workspace_name.as_deref())
+                == Some(name)
+                && p.namespace().as_deref() != Some(name)
+        })
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
 /// The prov cluster an object drover created for it names in its ownership marks.
 fn owner_prov<K: Resource>(obj: &K) -> Option<ObjectRef<ProvCluster>> {
     let marks = OwnerMarks::read(obj.meta().annotations.as_ref())?;
@@ -60,10 +85,15 @@ fn owner_prov<K: Resource>(obj: &K) -> Option<ObjectRef<ProvCluster>> {
 pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
     let mut controller = Controller::for_stream(hubs.prov.subscribe(), ctx.stores.prov.clone());
     let for_mgmt = ctx.clone();
+    let for_namespaces = ctx.clone();
     controller = controller
         .watches_stream(hubs.mgmt.subscribe(), move |m| provs_of_mgmt(&for_mgmt, &m))
         .watches_stream(hubs.fleet.subscribe(), |f| owner_prov(&f))
         .watches_stream(hubs.cluster_groups.subscribe(), |g| owner_prov(&g))
+        // A workspace namespace appearing lets the prov clusters waiting for it proceed.
+        .watches_stream(hubs.namespaces.subscribe(), move |ns| {
+            provs_waiting_for(&for_namespaces, &ns)
+        })
         // Control-plane taints feed the local cluster's tolerations.
         .watches_stream(hubs.nodes.subscribe(), |_| {
             Some(ObjectRef::<ProvCluster>::new(LOCAL_CLUSTER).within(LOCAL_WORKSPACE))
@@ -177,6 +207,9 @@ async fn write_status(
                 .is_some()
         }),
         kubeconfig_secret_name: format!("{name}{KUBECONFIG_SECRET_SUFFIX}"),
+        missing_workspace: mgmt
+            .and_then(|m| m.workspace())
+            .filter(|ws| ctx.stores.namespaces.get(&ObjectRef::new(ws)).is_none()),
     };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let status = desired_prov_status(prov, &observed, &now);
