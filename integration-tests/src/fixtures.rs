@@ -119,3 +119,19 @@ pub async fn create_workspace(client: &Client, name: &str) -> Result<()> {
         Err(e) => Err(e).with_context(|| format!("creating workspace {name}")),
     }
 }
+
+/// Waits until drover has made the default workspaces' namespaces (`fleet-default`,
+/// `fleet-local`), which tests create their clusters in.
+pub async fn default_workspaces_ready(client: &Client) -> Result<()> {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    crate::eventually(
+        "namespaces fleet-default and fleet-local",
+        crate::CONVERGE,
+        || async {
+            let default = namespaces.get_opt("fleet-default").await?;
+            let local = namespaces.get_opt("fleet-local").await?;
+            Ok((default.is_some() && local.is_some()).then_some(()))
+        },
+    )
+    .await
+}

@@ -17,7 +17,9 @@ use serde_json::json;
 async fn shared() -> Result<(Client, &'static TestEnv)> {
     let env = TestEnv::shared().await?;
     Drover::shared(env).await?;
-    Ok((env.client()?, env))
+    let client = env.client()?;
+    default_workspaces_ready(&client).await?;
+    Ok((client, env))
 }
 
 async fn get_prov(client: &Client, ns: &str, name: &str) -> Result<Option<ProvCluster>> {
@@ -267,6 +269,20 @@ async fn the_local_cluster_is_bootstrapped_into_fleet_local_with_its_own_agent_n
     Ok(())
 }
 
+/// Creates a prov cluster in `fleet-default`, connects its mgmt cluster and provides its
+/// kubeconfig secret; returns the mgmt name once the fleet cluster exists.
+async fn connected_prov_cluster(client: &Client, name: &str) -> Result<String> {
+    create_prov(client, &prov_cluster("fleet-default", name)).await?;
+    let mgmt_name = recorded_mgmt_name(client, "fleet-default", name).await?;
+    connect_mgmt(client, &mgmt_name).await?;
+    create_kubeconfig_secret(client, "fleet-default", name).await?;
+    eventually("fleet cluster", CONVERGE, || {
+        get_fleet(client, "fleet-default", name)
+    })
+    .await?;
+    Ok(mgmt_name)
+}
+
 /// Creates a connected legacy cluster with a fleet cluster in `fleet-default`.
 async fn connected_legacy_cluster(client: &Client) -> Result<String> {
     let name = legacy_name();
@@ -343,6 +359,7 @@ async fn shuffled_tolerations_give_one_sorted_list_and_ten_reconciles_write_noth
     let env = TestEnv::start().await?;
     let drover = Drover::start(&env, test_config())?;
     let client = env.client()?;
+    default_workspaces_ready(&client).await?;
     let name = legacy_name();
     let mut mgmt = legacy_mgmt_cluster(&name, Some("fleet-default"));
     let shuffled = vec![
@@ -413,14 +430,7 @@ async fn deleting_a_prov_cluster_removes_its_mgmt_and_fleet_clusters_and_every_f
 -> Result<()> {
     let (client, env) = shared().await?;
     let name = env.unique_name("gone");
-    create_prov(&client, &prov_cluster("fleet-default", &name)).await?;
-    let mgmt_name = recorded_mgmt_name(&client, "fleet-default", &name).await?;
-    connect_mgmt(&client, &mgmt_name).await?;
-    create_kubeconfig_secret(&client, "fleet-default", &name).await?;
-    eventually("fleet cluster", CONVERGE, || {
-        get_fleet(&client, "fleet-default", &name)
-    })
-    .await?;
+    let mgmt_name = connected_prov_cluster(&client, &name).await?;
     let mgmt = get_mgmt(&client, &mgmt_name).await?.expect("mgmt");
     ensure!(
         mgmt.finalizers()
@@ -620,6 +630,7 @@ async fn killing_drover_mid_way_and_restarting_leaves_exactly_one_mgmt_cluster_p
     };
     let mut child =
         drover_integration_tests::spawn_drover(&env, &["--bootstrap-local-cluster=false"])?;
+    default_workspaces_ready(&client).await?;
     let names: Vec<String> = (0..20).map(|i| format!("crash-{i}")).collect();
     for name in &names {
         create_prov(&client, &prov_cluster("fleet-default", name)).await?;
@@ -668,11 +679,9 @@ async fn a_restart_with_nothing_changed_sends_zero_cluster_writes() -> Result<()
     let env = TestEnv::start().await?;
     let client = env.client()?;
     let first = Drover::start(&env, test_config())?;
+    default_workspaces_ready(&client).await?;
     let prov_name = "steady";
-    create_prov(&client, &prov_cluster("fleet-default", prov_name)).await?;
-    let mgmt_name = recorded_mgmt_name(&client, "fleet-default", prov_name).await?;
-    connect_mgmt(&client, &mgmt_name).await?;
-    create_kubeconfig_secret(&client, "fleet-default", prov_name).await?;
+    connected_prov_cluster(&client, prov_name).await?;
     let legacy = connected_legacy_cluster(&client).await?;
     create_kubeconfig_secret(&client, "fleet-local", "local").await?;
     eventually("fleet clusters", CONVERGE, || async {
@@ -706,14 +715,7 @@ async fn a_cluster_moved_to_a_workspace_that_does_not_exist_yet_reports_the_wait
 -> Result<()> {
     let (client, env) = shared().await?;
     let name = env.unique_name("mover");
-    create_prov(&client, &prov_cluster("fleet-default", &name)).await?;
-    let mgmt_name = recorded_mgmt_name(&client, "fleet-default", &name).await?;
-    connect_mgmt(&client, &mgmt_name).await?;
-    create_kubeconfig_secret(&client, "fleet-default", &name).await?;
-    eventually("fleet cluster", CONVERGE, || {
-        get_fleet(&client, "fleet-default", &name)
-    })
-    .await?;
+    let mgmt_name = connected_prov_cluster(&client, &name).await?;
 
     let later = env.unique_name("later");
     Api::<MgmtCluster>::all(client.clone())
