@@ -1,0 +1,544 @@
+//! The chart's admission policies (`charts/drover/files/admission-policies.yaml`, spec.md
+//! section 6) applied to a real API server, which evaluates them itself.
+//!
+//! A ValidatingAdmissionPolicy takes a moment to become effective after it is created, so every
+//! expected refusal is polled for (bounded), with dry-run requests that change nothing if a
+//! policy is not effective yet. Requests expected to pass run once the refusals have been seen.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use drover::api::{FleetWorkspace, MgmtCluster, MgmtClusterSpec, ProvCluster, ProvClusterSpec};
+use drover_integration_tests::{TestEnv, repo_root};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Client, Resource};
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+/// How long a new policy (or RBAC rule) may take to become effective.
+const EFFECTIVE: Duration = Duration::from_secs(20);
+
+/// The shared control plane with the chart's admission policies applied.
+async fn env() -> Result<&'static TestEnv> {
+    static POLICIES: OnceCell<()> = OnceCell::const_new();
+    let env = TestEnv::shared().await?;
+    POLICIES
+        .get_or_try_init(|| async {
+            env.apply_yaml_file(repo_root().join("charts/drover/files/admission-policies.yaml"))
+                .await
+                .map(|_| ())
+        })
+        .await?;
+    Ok(env)
+}
+
+/// Repeats `request` until admission policy `policy` refuses it, and returns the message.
+async fn refused_by<T, Fut>(policy: &str, mut request: impl FnMut() -> Fut) -> Result<String>
+where
+    Fut: Future<Output = kube::Result<T>>,
+{
+    let marker = format!("ValidatingAdmissionPolicy '{policy}'");
+    let deadline = Instant::now() + EFFECTIVE;
+    loop {
+        let outcome = request().await;
+        if let Err(kube::Error::Api(status)) = &outcome
+            && status.message.contains(&marker)
+        {
+            return Ok(status.message.clone());
+        }
+        if Instant::now() > deadline {
+            match outcome {
+                Ok(_) => bail!("{policy} did not refuse the request within {EFFECTIVE:?}"),
+                Err(e) => bail!("{policy} did not refuse the request within {EFFECTIVE:?}: {e}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Repeats `request` until it succeeds (for permissions that take a moment to apply).
+async fn allowed<T, Fut>(what: &str, mut request: impl FnMut() -> Fut) -> Result<T>
+where
+    Fut: Future<Output = kube::Result<T>>,
+{
+    let deadline = Instant::now() + EFFECTIVE;
+    loop {
+        match request().await {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() > deadline => {
+                return Err(e).with_context(|| format!("{what} was still refused"));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+fn dry_run_post() -> PostParams {
+    PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    }
+}
+
+fn dry_run_delete() -> DeleteParams {
+    DeleteParams {
+        dry_run: true,
+        ..DeleteParams::default()
+    }
+}
+
+fn dry_run_patch() -> PatchParams {
+    PatchParams::default().dry_run()
+}
+
+fn named(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Creates an object unless one of that name exists.
+async fn ensure<K>(api: &Api<K>, object: &K) -> Result<()>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e).context("creating a test object"),
+    }
+}
+
+async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
+    let ns = Namespace {
+        metadata: named(name),
+        ..Namespace::default()
+    };
+    ensure(&Api::<Namespace>::all(client.clone()), &ns).await
+}
+
+fn prov(name: &str) -> ProvCluster {
+    ProvCluster::new(name, ProvClusterSpec::default())
+}
+
+fn mgmt(name: &str, workspace: &str) -> MgmtCluster {
+    MgmtCluster::new(
+        name,
+        MgmtClusterSpec {
+            fleet_workspace_name: Some(workspace.into()),
+            ..MgmtClusterSpec::default()
+        },
+    )
+}
+
+fn move_to(workspace: &str) -> Patch<serde_json::Value> {
+    Patch::Merge(json!({ "spec": { "fleetWorkspaceName": workspace } }))
+}
+
+#[tokio::test]
+async fn a_workspace_named_after_a_system_namespace_is_refused_with_a_message() -> Result<()> {
+    let env = env().await?;
+    let api = &Api::<FleetWorkspace>::all(env.client()?);
+    let message = refused_by("drover-workspace-names", || async move {
+        api.create(&dry_run_post(), &FleetWorkspace::new("kube-system"))
+            .await
+    })
+    .await?;
+    ensure!(
+        message.contains("metadata.name: kube-system is a Kubernetes system namespace"),
+        "{message}"
+    );
+    for name in ["default", "kube-public", "kube-node-lease"] {
+        refused_by("drover-workspace-names", || async move {
+            api.create(&dry_run_post(), &FleetWorkspace::new(name))
+                .await
+        })
+        .await?;
+    }
+    let message = refused_by("drover-workspace-names", || async move {
+        api.create(&dry_run_post(), &FleetWorkspace::new("cattle-fleet-system"))
+            .await
+    })
+    .await?;
+    ensure!(
+        message.contains("cattle-fleet-system is reserved"),
+        "{message}"
+    );
+
+    let fine = env.unique_name("team");
+    api.create(&PostParams::default(), &FleetWorkspace::new(&fine))
+        .await
+        .context("an ordinary workspace name must be accepted")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_namespaces_fleet_local_and_local_cannot_be_deleted() -> Result<()> {
+    let env = env().await?;
+    let client = env.client()?;
+    let api = &Api::<Namespace>::all(client.clone());
+    for name in ["fleet-local", "local"] {
+        ensure_namespace(&client, name).await?;
+        let message = refused_by("drover-protected-namespaces", || async move {
+            api.delete(name, &dry_run_delete()).await
+        })
+        .await?;
+        ensure!(
+            message.contains(&format!("namespace {name} holds the local cluster")),
+            "{message}"
+        );
+    }
+    let other = env.unique_name("ns");
+    ensure_namespace(&client, &other).await?;
+    api.delete(&other, &DeleteParams::default())
+        .await
+        .context("other namespaces stay deletable")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn prov_cluster_names_must_be_2_to_63_of_lowercase_digits_and_dashes() -> Result<()> {
+    let env = env().await?;
+    let client = env.client()?;
+    let namespace = env.unique_name("prov");
+    ensure_namespace(&client, &namespace).await?;
+    let api = &Api::<ProvCluster>::namespaced(client.clone(), &namespace);
+    // Names Kubernetes itself accepts (DNS subdomains) but Rancher's cluster names do not.
+    for name in ["x", "a.b", &"a".repeat(64)] {
+        let message = refused_by("drover-prov-cluster-names", || async move {
+            api.create(&dry_run_post(), &prov(name)).await
+        })
+        .await?;
+        ensure!(
+            message.contains(&format!(
+                "metadata.name: prov cluster name \"{name}\" must be 2 to 63"
+            )),
+            "{message}"
+        );
+    }
+    for name in ["ab", "prod-1", &"a".repeat(63)] {
+        api.create(&PostParams::default(), &prov(name))
+            .await
+            .with_context(|| format!("prov cluster name {name} must be accepted"))?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_prov_cluster_local_lives_only_in_fleet_local_and_cannot_be_deleted() -> Result<()> {
+    let env = env().await?;
+    let client = env.client()?;
+    let namespace = env.unique_name("prov");
+    ensure_namespace(&client, &namespace).await?;
+    let elsewhere = &Api::<ProvCluster>::namespaced(client.clone(), &namespace);
+    let message = refused_by("drover-prov-cluster-names", || async move {
+        elsewhere.create(&dry_run_post(), &prov("local")).await
+    })
+    .await?;
+    ensure!(
+        message.contains(&format!(
+            "belongs in namespace fleet-local, not in {namespace}"
+        )),
+        "{message}"
+    );
+
+    ensure_namespace(&client, "fleet-local").await?;
+    let fleet_local = &Api::<ProvCluster>::namespaced(client.clone(), "fleet-local");
+    ensure(&fleet_local, &prov("local")).await?;
+    let message = refused_by("drover-local-prov-cluster", || async move {
+        fleet_local.delete("local", &dry_run_delete()).await
+    })
+    .await?;
+    ensure!(message.contains("fleet-local/local"), "{message}");
+    // A collection delete is admitted object by object: it cannot take `local` along either.
+    refused_by("drover-local-prov-cluster", || async move {
+        fleet_local
+            .delete_collection(&dry_run_delete(), &ListParams::default())
+            .await
+    })
+    .await?;
+    ensure!(fleet_local.get_opt("local").await?.is_some());
+
+    elsewhere
+        .create(&PostParams::default(), &prov("doomed"))
+        .await?;
+    elsewhere
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .context("other prov clusters stay deletable")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_mgmt_clusters_workspace_cannot_be_cleared() -> Result<()> {
+    let env = env().await?;
+    let api = &Api::<MgmtCluster>::all(env.client()?);
+    let name = &env.unique_name("c-m");
+    api.create(&PostParams::default(), &mgmt(name, "fleet-default"))
+        .await?;
+    for clear in [json!(null), json!("")] {
+        let patch = &Patch::Merge(json!({ "spec": { "fleetWorkspaceName": clear } }));
+        let message = refused_by("drover-mgmt-cluster-workspaces", || async move {
+            api.patch(name, &dry_run_patch(), patch).await
+        })
+        .await?;
+        ensure!(
+            message.contains(&format!(
+                "spec.fleetWorkspaceName of mgmt cluster {name} cannot be cleared (it is fleet-default)"
+            )),
+            "{message}"
+        );
+    }
+    let message = refused_by("drover-mgmt-cluster-workspaces", || async move {
+        api.patch(
+            &name,
+            &dry_run_patch(),
+            &Patch::Merge(json!({ "spec": null })),
+        )
+        .await
+    })
+    .await?;
+    ensure!(message.contains("cannot be cleared"), "{message}");
+
+    let moved = env.unique_name("team");
+    api.patch(name, &PatchParams::default(), &move_to(&moved))
+        .await
+        .context("an admin may move a cluster")?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_local_mgmt_cluster_stays_in_fleet_local() -> Result<()> {
+    let env = env().await?;
+    let api = &Api::<MgmtCluster>::all(env.client()?);
+    ensure(&api, &mgmt("local", "fleet-local")).await?;
+    let message = refused_by("drover-mgmt-cluster-workspaces", || async move {
+        api.patch("local", &dry_run_patch(), &move_to("fleet-default"))
+            .await
+    })
+    .await?;
+    ensure!(
+        message.contains("mgmt cluster local must stay fleet-local, not fleet-default"),
+        "{message}"
+    );
+    api.patch(
+        "local",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "displayName": "local" } })),
+    )
+    .await
+    .context("other edits of local stay possible")?;
+    Ok(())
+}
+
+fn cluster_role(name: &str, rules: Vec<PolicyRule>) -> ClusterRole {
+    ClusterRole {
+        metadata: named(name),
+        rules: Some(rules),
+        ..ClusterRole::default()
+    }
+}
+
+fn bind_service_account(name: &str, role: &str, namespace: &str, sa: &str) -> ClusterRoleBinding {
+    ClusterRoleBinding {
+        metadata: named(name),
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: "ClusterRole".into(),
+            name: role.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: sa.into(),
+            namespace: Some(namespace.into()),
+            ..Subject::default()
+        }]),
+    }
+}
+
+fn rule(group: &str, resource: &str, names: Option<&str>, verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![group.into()]),
+        resources: Some(vec![resource.into()]),
+        resource_names: names.map(|n| vec![n.into()]),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..PolicyRule::default()
+    }
+}
+
+#[tokio::test]
+async fn moving_a_mgmt_cluster_needs_fleetaddcluster_on_the_new_workspace() -> Result<()> {
+    let env = env().await?;
+    let admin = env.client()?;
+    let namespace = env.unique_name("movers");
+    ensure_namespace(&admin, &namespace).await?;
+    let sa = ServiceAccount {
+        metadata: named("mover"),
+        ..ServiceAccount::default()
+    };
+    Api::<ServiceAccount>::namespaced(admin.clone(), &namespace)
+        .create(&PostParams::default(), &sa)
+        .await?;
+    let roles = Api::<ClusterRole>::all(admin.clone());
+    let bindings = Api::<ClusterRoleBinding>::all(admin.clone());
+    let editor = format!("{namespace}-mgmt-editor");
+    roles
+        .create(
+            &PostParams::default(),
+            &cluster_role(
+                &editor,
+                vec![rule(
+                    "management.cattle.io",
+                    "clusters",
+                    None,
+                    &["get", "list", "watch", "update", "patch"],
+                )],
+            ),
+        )
+        .await?;
+    bindings
+        .create(
+            &PostParams::default(),
+            &bind_service_account(&editor, &editor, &namespace, "mover"),
+        )
+        .await?;
+
+    let cluster = &env.unique_name("c-m");
+    Api::<MgmtCluster>::all(admin.clone())
+        .create(&PostParams::default(), &mgmt(cluster, "fleet-default"))
+        .await?;
+    let target = &env.unique_name("team");
+    let token = env.token_for_service_account(&namespace, "mover").await?;
+    let as_mover = &Api::<MgmtCluster>::all(env.client_for_token(&token).await?);
+
+    let message = refused_by("drover-mgmt-cluster-workspaces", || async move {
+        as_mover
+            .patch(cluster, &dry_run_patch(), &move_to(target))
+            .await
+    })
+    .await?;
+    ensure!(
+        message.contains(&format!(
+            "system:serviceaccount:{namespace}:mover may not put mgmt cluster {cluster} into \
+             workspace {target}"
+        )) && message.contains(&format!(
+            "needs verb fleetaddcluster on fleetworkspaces.management.cattle.io/{target}"
+        )),
+        "{message}"
+    );
+    // Editing anything else stays possible without the verb.
+    allowed("an edit that moves nothing", || async move {
+        as_mover
+            .patch(
+                cluster,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "description": "edited" } })),
+            )
+            .await
+    })
+    .await?;
+
+    let adder = format!("{namespace}-add-{target}");
+    roles
+        .create(
+            &PostParams::default(),
+            &cluster_role(
+                &adder,
+                vec![rule(
+                    "management.cattle.io",
+                    "fleetworkspaces",
+                    Some(target),
+                    &["fleetaddcluster"],
+                )],
+            ),
+        )
+        .await?;
+    bindings
+        .create(
+            &PostParams::default(),
+            &bind_service_account(&adder, &adder, &namespace, "mover"),
+        )
+        .await?;
+    let moved = allowed("the move after granting fleetaddcluster", || async move {
+        as_mover
+            .patch(cluster, &PatchParams::default(), &move_to(target))
+            .await
+    })
+    .await?;
+    ensure!(moved.spec.fleet_workspace_name.as_deref() == Some(target.as_str()));
+
+    // The grant names one workspace; another one is still refused.
+    let elsewhere = &env.unique_name("team");
+    refused_by("drover-mgmt-cluster-workspaces", || async move {
+        as_mover
+            .patch(cluster, &dry_run_patch(), &move_to(elsewhere))
+            .await
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn creating_a_mgmt_cluster_in_a_workspace_needs_fleetaddcluster_too() -> Result<()> {
+    let env = env().await?;
+    let admin = env.client()?;
+    let namespace = env.unique_name("creators");
+    ensure_namespace(&admin, &namespace).await?;
+    Api::<ServiceAccount>::namespaced(admin.clone(), &namespace)
+        .create(
+            &PostParams::default(),
+            &ServiceAccount {
+                metadata: named("creator"),
+                ..ServiceAccount::default()
+            },
+        )
+        .await?;
+    let role = format!("{namespace}-mgmt-creator");
+    Api::<ClusterRole>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &cluster_role(
+                &role,
+                vec![rule(
+                    "management.cattle.io",
+                    "clusters",
+                    None,
+                    &["get", "create"],
+                )],
+            ),
+        )
+        .await?;
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &bind_service_account(&role, &role, &namespace, "creator"),
+        )
+        .await?;
+    let token = env.token_for_service_account(&namespace, "creator").await?;
+    let as_creator = &Api::<MgmtCluster>::all(env.client_for_token(&token).await?);
+
+    let in_workspace = &mgmt(&env.unique_name("c-m"), "fleet-default");
+    refused_by("drover-mgmt-cluster-workspaces", || async move {
+        as_creator.create(&dry_run_post(), in_workspace).await
+    })
+    .await?;
+    let mut without_workspace = mgmt(&env.unique_name("c-m"), "");
+    without_workspace.spec.fleet_workspace_name = None;
+    without_workspace.metadata.labels = Some(BTreeMap::from([("test".into(), "yes".into())]));
+    let without_workspace = &without_workspace;
+    allowed(
+        "creating a mgmt cluster without a workspace",
+        || async move {
+            as_creator
+                .create(&PostParams::default(), without_workspace)
+                .await
+        },
+    )
+    .await?;
+    Ok(())
+}
