@@ -63,10 +63,10 @@ pub fn task(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'st
                 .filter(|m| m.metadata.name.as_deref() == Some(LOCAL_CLUSTER))
                 .map(|_| ())
         });
+        // Gaining leadership (at start when always the leader) is a trigger too: a standby
+        // skips the start trigger and may take over long after the last event on `local`.
         let mut triggers = std::pin::pin!(
-            futures::stream::once(async {})
-                .chain(touched)
-                .take_until(shutdown)
+            futures::stream::select(ctx.leadership.gained(), touched).take_until(shutdown)
         );
         while triggers.next().await.is_some() {
             if !ctx.leadership.is_leader() {
