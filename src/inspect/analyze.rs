@@ -7,8 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 
 use super::report::{Kind, ObjectRef, Problem, ProblemKind, Report};
-use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster, condition_is_true};
-use crate::consts::{annotations, conditions, labels};
+use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
+use crate::consts::{annotations, labels};
 use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
 
@@ -157,25 +157,6 @@ fn claimed_mgmt(prov: &ProvCluster) -> Option<String> {
         let n = name(&prov.metadata);
         is_legacy_name(&n).then_some(n)
     })
-}
-
-/// Why a prov cluster does not qualify for a fleet cluster (spec C6), or `None` when it does.
-fn fleet_wait_reason(prov: &ProvCluster, mgmt: &MgmtCluster) -> Option<&'static str> {
-    let status = prov.status.as_ref();
-    if prov.cluster_name().is_none() {
-        Some("waiting: prov status.clusterName unset")
-    } else if status
-        .and_then(|s| s.client_secret_name.as_deref())
-        .is_none_or(str::is_empty)
-    {
-        Some("waiting: no kubeconfig secret (status.clientSecretName)")
-    } else if !condition_is_true(mgmt.conditions(), conditions::READY) {
-        Some("waiting: mgmt cluster not Ready")
-    } else if mgmt.workspace().is_none() {
-        Some("waiting: mgmt cluster has no workspace")
-    } else {
-        None
-    }
 }
 
 /// Whether a namespace may serve as a workspace's namespace (spec W6): drover created it for

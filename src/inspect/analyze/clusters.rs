@@ -3,13 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{
-    Findings, Index, Key, claimed_mgmt, fleet_ref, fleet_wait_reason, is_deleting, mgmt_ref,
-    prov_ref,
-};
+use super::{Findings, Index, Key, claimed_mgmt, fleet_ref, is_deleting, mgmt_ref, prov_ref};
 use crate::api::{FleetCluster, MgmtCluster};
 use crate::consts::labels;
 use crate::inspect::report::{ClusterRow, Kind, ProblemKind};
+use crate::mapping::fleet::fleet_wait_reason;
 use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
 
@@ -263,8 +261,8 @@ fn fleet_of(
             Ok(fk)
         }
         (reason, _) => {
-            let reason = reason.unwrap_or("waiting: mgmt cluster has no workspace");
-            row.state = reason.into();
+            let reason = reason.unwrap_or("mgmt cluster has no workspace");
+            row.state = format!("waiting: {reason}");
             if let Some((fk, fleet)) = existing
                 && !is_deleting(&fleet.metadata)
             {

@@ -55,7 +55,7 @@ fn a_cluster_that_does_not_qualify_for_fleet_yet_is_waiting_not_a_problem() {
     assert!(report.consistent, "{:?}", report.problems);
     assert_eq!(
         row(&report, "fleet-default/prod").state,
-        "waiting: mgmt cluster not Ready"
+        "waiting: mgmt cluster is not Ready"
     );
 }
 
@@ -327,7 +327,11 @@ fn a_fleet_cluster_of_a_cluster_that_no_longer_qualifies_is_stale() {
             "fleet cluster fleet-default/prod".into()
         )]
     );
-    assert!(report.problems[0].message.contains("clientSecretName"));
+    assert!(
+        report.problems[0]
+            .message
+            .contains("no kubeconfig secret yet")
+    );
 }
 
 #[test]
