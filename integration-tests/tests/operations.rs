@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use drover::api::MgmtCluster;
 use drover::runtime::lease::LEASE_DURATION;
 use drover_integration_tests::{TestEnv, eventually, repo_root};
 use k8s_openapi::api::core::v1::Namespace;
@@ -243,7 +244,7 @@ async fn takeover(standby: &DroverProcess, since: Instant, timeout: Duration) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_one_of_two_drovers_writes_and_both_answer_the_probes() -> Result<()> {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let (_env, _logs, a, b) = two_drovers().await?;
+    let (env, _logs, a, b) = two_drovers().await?;
     let (leader, standby) = one_leader(a, b).await?;
     for drover in [&leader, &standby] {
         let (health, _) = drover.get("/healthz").await?;
@@ -266,11 +267,15 @@ async fn exactly_one_of_two_drovers_writes_and_both_answer_the_probes() -> Resul
             drover.identity
         );
     }
-    // The leader bootstraps the local cluster; the standby's caches see it, it writes nothing.
-    eventually("the leader to write", Duration::from_secs(30), || async {
-        Ok((leader.writes().await? > 0.0).then_some(()))
+    // The leader bootstraps the local cluster once it holds the Lease (which comes after the
+    // start, so this also proves that gaining leadership triggers the work); the standby writes
+    // nothing.
+    let mgmts: Api<MgmtCluster> = Api::all(env.client()?);
+    eventually("mgmt cluster local", Duration::from_secs(30), || async {
+        Ok(mgmts.get_opt("local").await?.map(|_| ()))
     })
     .await?;
+    ensure!(leader.writes().await? > 0.0, "the leader counted no writes");
     tokio::time::sleep(Duration::from_secs(1)).await;
     ensure!(
         standby.writes().await? == 0.0,
