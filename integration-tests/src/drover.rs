@@ -37,10 +37,39 @@ impl Drover {
 
     /// Starts drover with a given leadership handle (tests of standby behaviour).
     pub fn start_with(env: &TestEnv, config: Config, leadership: Leadership) -> Result<Drover> {
+        Self::start_with_client_config(env.client_config(), config, leadership)
+    }
+
+    /// Installs the Helm chart (its ServiceAccount, least-privilege RBAC and admission policies)
+    /// and starts drover with a token of that ServiceAccount, as a chart install runs it: every
+    /// test against this drover also proves the chart's RBAC is enough. `chart_args` are extra
+    /// `helm template` arguments (e.g. `--set secrets.access=false`).
+    pub async fn start_as_chart(
+        env: &TestEnv,
+        config: Config,
+        chart_args: &[&str],
+    ) -> Result<Drover> {
+        let (_namespace, token) = crate::chart::install_token(env, "drover", chart_args).await?;
+        let mut client_config = env.client_config();
+        client_config.auth_info = kube::config::AuthInfo {
+            token: Some(token.into()),
+            ..kube::config::AuthInfo::default()
+        };
+        tokio::task::spawn_blocking(move || {
+            Self::start_with_client_config(client_config, config, Leadership::always())
+        })
+        .await
+        .context("joining the drover start")?
+    }
+
+    fn start_with_client_config(
+        client_config: kube::Config,
+        config: Config,
+        leadership: Leadership,
+    ) -> Result<Drover> {
         let metrics = Arc::new(Metrics::default());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
-        let client_config = env.client_config();
         let thread_metrics = metrics.clone();
         let thread_leadership = leadership.clone();
         let thread = std::thread::Builder::new()
@@ -100,16 +129,16 @@ impl Drover {
         })
     }
 
-    /// One drover with the default test settings, shared by the tests of a test binary.
+    /// One drover with the default test settings, shared by the tests of a test binary. It runs
+    /// as the chart's ServiceAccount ([`Drover::start_as_chart`]), so the controller suites prove
+    /// the chart's RBAC and admission policies are enough for everything drover does.
     pub async fn shared(env: &'static TestEnv) -> Result<&'static Drover> {
         static SHARED: OnceCell<std::result::Result<Drover, String>> = OnceCell::const_new();
         SHARED
             .get_or_init(|| async {
-                tokio::task::spawn_blocking(move || {
-                    Drover::start(env, test_config()).map_err(|e| format!("{e:#}"))
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()))
+                Drover::start_as_chart(env, test_config(), &[])
+                    .await
+                    .map_err(|e| format!("{e:#}"))
             })
             .await
             .as_ref()

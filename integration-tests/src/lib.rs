@@ -16,6 +16,8 @@
 //! ```
 
 mod apply;
+pub mod chart;
+pub mod bench;
 mod controlplane;
 mod drover;
 pub mod fixtures;

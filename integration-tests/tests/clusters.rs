@@ -762,3 +762,35 @@ async fn a_cluster_moved_to_a_workspace_that_does_not_exist_yet_reports_the_wait
     ensure!(prov.status.and_then(|s| s.fleet_workspace_name).as_deref() == Some(later.as_str()));
     Ok(())
 }
+
+#[tokio::test]
+async fn without_any_secret_access_the_kubeconfig_convention_is_trusted_once_connected()
+-> Result<()> {
+    let env = TestEnv::start().await?;
+    let config = drover::config::Config {
+        observe_kubeconfig_secrets: false,
+        ..test_config()
+    };
+    let _drover = Drover::start_as_chart(&env, config, &["--set", "secrets.access=false"]).await?;
+    let client = env.client()?;
+    default_workspaces_ready(&client).await?;
+    let name = "no-secrets";
+    create_prov(&client, &prov_cluster("fleet-default", name)).await?;
+    let mgmt_name = recorded_mgmt_name(&client, "fleet-default", name).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let status = get_prov(&client, "fleet-default", name)
+        .await?
+        .and_then(|p| p.status)
+        .unwrap_or_default();
+    ensure!(
+        status.client_secret_name.is_none(),
+        "not before the cluster is connected"
+    );
+    connect_mgmt(&client, &mgmt_name).await?;
+    let fleet = eventually("fleet cluster", CONVERGE, || {
+        get_fleet(&client, "fleet-default", name)
+    })
+    .await?;
+    ensure!(fleet.spec.kube_config_secret.as_deref() == Some("no-secrets-kubeconfig"));
+    Ok(())
+}
