@@ -17,7 +17,6 @@
 
 mod apply;
 pub mod chart;
-pub mod bench;
 mod controlplane;
 mod drover;
 pub mod fixtures;
