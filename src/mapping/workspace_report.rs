@@ -1,0 +1,125 @@
+//! What a workspace reports (spec §5): its conditions, and the Events that announce changes.
+
+use crate::api::Condition;
+use crate::consts::{annotations, conditions, labels};
+use crate::mapping::status::Wanted;
+
+use super::Occupants;
+
+pub mod reasons {
+    //! Reasons of the workspace conditions and Events.
+    pub const NAMESPACE_READY: &str = "NamespaceReady";
+    pub const NAMESPACE_NOT_ADOPTED: &str = "NamespaceNotAdopted";
+    pub const NAMESPACE_TERMINATING: &str = "NamespaceTerminating";
+    pub const NAMESPACE_HOLDS_CLUSTERS: &str = "NamespaceHoldsClusters";
+    pub const NAMESPACE_DELETED: &str = "NamespaceDeleted";
+}
+
+/// What a workspace reports about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Situation {
+    /// Managed, and its namespace is in place.
+    Ready,
+    NotAdopted,
+    Terminating,
+    /// Being deleted, and waiting for its namespace to empty.
+    DeletionWaits(Occupants),
+}
+
+/// The conditions drover wants on a workspace; `None` (unmanaged) wants none.
+pub fn wanted_conditions(name: &str, situation: Option<&Situation>) -> Vec<Wanted> {
+    let Some(situation) = situation else {
+        return Vec::new();
+    };
+    let ready = |status, reason, message: String| {
+        vec![Wanted::new(
+            conditions::NAMESPACE_READY,
+            status,
+            reason,
+            message,
+        )]
+    };
+    match situation {
+        Situation::Ready => ready(
+            true,
+            reasons::NAMESPACE_READY,
+            format!("namespace {name} is in place"),
+        ),
+        Situation::NotAdopted => ready(
+            false,
+            reasons::NAMESPACE_NOT_ADOPTED,
+            format!(
+                "namespace {name} already exists and was not created for this workspace; drover \
+                 leaves it untouched. To hand it over, label it {}={} or annotate it {}=\"true\"",
+                labels::MANAGED_BY,
+                labels::MANAGED_BY_RANCHER,
+                annotations::ALLOW_EXISTING_NAMESPACE
+            ),
+        ),
+        Situation::Terminating => ready(
+            false,
+            reasons::NAMESPACE_TERMINATING,
+            format!("namespace {name} is being deleted; it is re-created once it is gone"),
+        ),
+        Situation::DeletionWaits(occupants) => vec![Wanted::new(
+            conditions::STALLED,
+            true,
+            reasons::NAMESPACE_HOLDS_CLUSTERS,
+            format!(
+                "deletion waits: namespace {name} still holds {}; deleting it would deprovision \
+                 them. Delete or move them first, or run drover with --workspace-deletion=cascade",
+                occupants.describe()
+            ),
+        )],
+    }
+}
+
+/// An Event to publish because a condition changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Events for conditions that changed: a warning for every new or changed problem, a normal
+/// Event when a problem clears. Nothing when nothing changed, so an idle installation publishes
+/// nothing, and nothing for a condition that is simply fine from the start.
+pub fn notices(previous: &[Condition], current: &[Condition]) -> Vec<Notice> {
+    // Stalled is bad when true; the workspace's other conditions are bad when false.
+    let is_problem = |c: &Condition| {
+        if c.type_ == conditions::STALLED {
+            c.is_true()
+        } else {
+            !c.is_true()
+        }
+    };
+    let mut out = Vec::new();
+    for c in current {
+        let before = previous.iter().find(|p| p.type_ == c.type_);
+        let changed = before.is_none_or(|p| {
+            (&p.status, &p.reason, &p.message) != (&c.status, &c.reason, &c.message)
+        });
+        if !changed {
+            continue;
+        }
+        if is_problem(c) {
+            out.push(Notice {
+                warning: true,
+                reason: c.reason.clone().unwrap_or_default(),
+                message: c.message.clone().unwrap_or_default(),
+            });
+        } else if before.is_some_and(is_problem) {
+            out.push(Notice {
+                warning: false,
+                reason: c.reason.clone().unwrap_or_default(),
+                message: c.message.clone().unwrap_or_default(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "workspace_report_tests.rs"]
+mod tests;

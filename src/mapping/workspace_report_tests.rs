@@ -1,0 +1,85 @@
+use super::*;
+use crate::mapping::status::merge_conditions;
+
+fn occupied() -> Occupants {
+    Occupants {
+        prov: vec!["c1".into()],
+        fleet: vec![],
+    }
+}
+
+#[test]
+fn an_unmanaged_workspace_wants_no_conditions() {
+    assert!(wanted_conditions("a", None).is_empty());
+}
+
+#[test]
+fn a_namespace_not_adopted_is_reported_with_the_namespace_and_the_way_out() {
+    let wanted = wanted_conditions("legacy-team", Some(&Situation::NotAdopted));
+    assert_eq!(wanted.len(), 1);
+    assert_eq!(wanted[0].type_, conditions::NAMESPACE_READY);
+    assert!(!wanted[0].status);
+    assert_eq!(wanted[0].reason, reasons::NAMESPACE_NOT_ADOPTED);
+    assert!(wanted[0].message.contains("namespace legacy-team"));
+    assert!(
+        wanted[0]
+            .message
+            .contains(annotations::ALLOW_EXISTING_NAMESPACE)
+    );
+}
+
+#[test]
+fn a_waiting_deletion_is_reported_as_stalled_naming_the_clusters() {
+    let wanted = wanted_conditions("team-a", Some(&Situation::DeletionWaits(occupied())));
+    assert_eq!(wanted.len(), 1);
+    assert_eq!(wanted[0].type_, conditions::STALLED);
+    assert!(wanted[0].status);
+    assert!(
+        wanted[0].message.contains("1 prov cluster (c1)"),
+        "{}",
+        wanted[0].message
+    );
+}
+
+fn merged(situation: Option<&Situation>, previous: &[Condition], now: &str) -> Vec<Condition> {
+    merge_conditions(previous, &wanted_conditions("a", situation), now)
+}
+
+#[test]
+fn an_unchanged_situation_gives_identical_conditions_and_no_notice() {
+    let first = merged(Some(&Situation::NotAdopted), &[], "t1");
+    let second = merged(Some(&Situation::NotAdopted), &first, "t2");
+    assert_eq!(first, second);
+    assert!(notices(&first, &second).is_empty());
+}
+
+#[test]
+fn a_new_problem_gives_one_warning_and_its_clearing_one_normal_notice() {
+    let problem = merged(Some(&Situation::NotAdopted), &[], "t1");
+    let warnings = notices(&[], &problem);
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].warning);
+    assert_eq!(warnings[0].reason, reasons::NAMESPACE_NOT_ADOPTED);
+    let fine = merged(Some(&Situation::Ready), &problem, "t2");
+    let cleared = notices(&problem, &fine);
+    assert_eq!(cleared.len(), 1);
+    assert!(!cleared[0].warning);
+}
+
+#[test]
+fn a_workspace_that_is_fine_from_the_start_gives_no_notice() {
+    let fine = merged(Some(&Situation::Ready), &[], "t1");
+    assert!(notices(&[], &fine).is_empty());
+}
+
+#[test]
+fn a_waiting_deletion_warns_again_when_the_clusters_it_waits_for_change() {
+    let one = merged(Some(&Situation::DeletionWaits(occupied())), &[], "t1");
+    let two_occupants = Occupants {
+        prov: vec!["c1".into(), "c2".into()],
+        fleet: vec![],
+    };
+    let two = merged(Some(&Situation::DeletionWaits(two_occupants)), &one, "t2");
+    assert_eq!(notices(&one, &two).len(), 1);
+    assert_eq!(two[0].last_transition_time.as_deref(), Some("t1"));
+}
