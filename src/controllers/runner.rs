@@ -16,6 +16,10 @@ use tracing::{debug, warn};
 
 use super::Error;
 use crate::runtime::Context;
+use crate::runtime::events::Note;
+
+/// Event reason of a failed reconcile.
+const FAILED: &str = "ReconcileFailed";
 
 /// Runs `controller` with `reconcile` until its shutdown trigger fires.
 pub fn drive<K, F, Fut>(
@@ -50,10 +54,11 @@ where
                         }
                         let key = object_key(obj.as_ref());
                         let started = Instant::now();
-                        let result = reconcile(obj, ctx.clone()).await;
+                        let result = reconcile(obj.clone(), ctx.clone()).await;
                         ctx.metrics.reconciled(name, started.elapsed());
                         if result.is_ok() {
                             ctx.reset_backoff(&key);
+                            ctx.forget_notice(obj.as_ref(), FAILED);
                         }
                         result
                     }
@@ -63,6 +68,18 @@ where
                     ctx.metrics.failed(name, error.category());
                     let delay = ctx.next_backoff(&key);
                     warn!(controller = name, object = %key, %error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+                    // Logs are not where users look: the failure goes on the object too, once
+                    // per distinct message rather than once per retry.
+                    let message = error.to_string();
+                    tokio::spawn(async move {
+                        let note = Note {
+                            warning: true,
+                            reason: FAILED,
+                            action: "Reconcile",
+                            message,
+                        };
+                        ctx.publish_on_change(obj.as_ref(), note).await;
+                    });
                     Action::requeue(delay)
                 },
                 ctx,

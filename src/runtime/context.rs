@@ -46,6 +46,9 @@ pub struct Context {
     pub leadership: Leadership,
     /// Per-object failure backoff: exponential, capped, reset on success.
     backoffs: DashMap<String, ExponentialBackoff>,
+    /// The last message published per object and reason, so a repeated refusal or failure is
+    /// reported once, not on every retry.
+    pub(crate) notices: DashMap<String, String>,
 }
 
 /// First retry after a failure, and the cap.
@@ -69,6 +72,7 @@ impl Context {
             recorder,
             leadership,
             backoffs: DashMap::new(),
+            notices: DashMap::new(),
         }
     }
 

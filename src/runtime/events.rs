@@ -28,7 +28,38 @@ pub fn recorder(client: kube::Client, instance: Option<String>) -> Recorder {
     )
 }
 
+fn notice_key<K: Resource<DynamicType = ()>>(obj: &K, reason: &str) -> String {
+    let meta = obj.meta();
+    format!(
+        "{}/{}/{}/{}",
+        K::kind(&()),
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.uid
+            .as_deref()
+            .or(meta.name.as_deref())
+            .unwrap_or_default(),
+        reason
+    )
+}
+
 impl Context {
+    /// Publishes `note` unless this process last published the same message for the same object
+    /// and reason: for states that persist across retries (a failing write, a refused takeover).
+    pub async fn publish_on_change<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Note<'_>) {
+        let key = notice_key(obj, note.reason);
+        if self.notices.get(&key).is_some_and(|m| *m == note.message) {
+            return;
+        }
+        self.notices.insert(key, note.message.clone());
+        self.publish(obj, note).await;
+    }
+
+    /// Forgets what [`Self::publish_on_change`] published for `obj` and `reason`, so the state
+    /// is reported again if it comes back.
+    pub fn forget_notice<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: &str) {
+        self.notices.remove(&notice_key(obj, reason));
+    }
+
     /// Publishes an Event on `obj`. A failure to publish is logged, never fatal: the condition on
     /// the object is the durable report.
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Note<'_>) {

@@ -86,6 +86,18 @@ pub async fn sync(ctx: &Context, prov: &ProvCluster, mgmt: &MgmtCluster) -> Resu
         && OwnerMarks::read(existing.meta().annotations.as_ref()).is_some()
     {
         // Another prov cluster's fleet cluster: never taken over.
+        ctx.publish_on_change(
+            prov,
+            Note {
+                warning: true,
+                reason: "FleetClusterClaimed",
+                action: "Create",
+                message: format!(
+                    "fleet cluster {workspace}/{name} belongs to another cluster; not taken over"
+                ),
+            },
+        )
+        .await;
         return Ok(());
     }
     if existing.is_none() && fleet_wait_reason(prov, mgmt).is_some() {

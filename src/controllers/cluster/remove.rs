@@ -61,8 +61,20 @@ pub async fn remove(prov: &ProvCluster, ctx: &Context) -> Result<(), Error> {
             .await
             .map_err(|e| read_error("Cluster", &name, e))?
             && fleet_belongs_to_prov(&fleet, prov)
+            && ctx.delete(&fleets, &fleet).await?
         {
-            ctx.delete(&fleets, &fleet).await?;
+            ctx.publish(
+                prov,
+                Note {
+                    warning: false,
+                    reason: "FleetClusterDeleted",
+                    action: "Delete",
+                    message: format!(
+                        "deleted fleet cluster {workspace}/{name} with its prov cluster"
+                    ),
+                },
+            )
+            .await;
         }
         let groups: Api<ClusterGroup> = Api::namespaced(ctx.client.clone(), workspace);
         if let Some(group) = groups

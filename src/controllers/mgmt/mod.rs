@@ -101,6 +101,18 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
     if foreign {
         // A prov cluster of that name that drover did not create for this mgmt cluster: it
         // represents the mgmt cluster (status, deletion) but its spec is not taken over.
+        ctx.publish_on_change(
+            mgmt,
+            Note {
+                warning: true,
+                reason: "ProvClusterNotAdopted",
+                action: "Create",
+                message: format!(
+                    "prov cluster {workspace}/{name} exists and was not created for this cluster; its spec is left alone"
+                ),
+            },
+        )
+        .await;
         return Ok(());
     }
     let desired = desired_legacy_prov_cluster(mgmt, workspace, existing.as_deref());
