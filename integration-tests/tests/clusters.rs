@@ -611,6 +611,25 @@ async fn a_prov_cluster_naming_a_mgmt_cluster_of_another_is_refused_with_a_condi
         "{condition:?}"
     );
     ensure!(condition.message.unwrap_or_default().contains(&taken));
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(client.clone(), "fleet-default");
+    let event = eventually(
+        "a Warning Event on the refused prov cluster",
+        CONVERGE,
+        || async {
+            let list = events.list(&Default::default()).await?;
+            Ok(list.items.into_iter().find(|e| {
+                e.reason.as_deref() == Some("MgmtClusterClaimed")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(second.as_str())
+            }))
+        },
+    )
+    .await?;
+    ensure!(event.type_.as_deref() == Some("Warning"));
+    ensure!(
+        event.note.unwrap_or_default().contains(&taken),
+        "the Event names the mgmt cluster"
+    );
     let mgmt = get_mgmt(&client, &taken).await?.expect("mgmt");
     ensure!(
         mgmt.spec.display_name.as_deref() == Some(first.as_str()),
