@@ -15,6 +15,23 @@ use crate::mapping::workspace::{creator, is_managed};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
+/// "All verbs" on the creator's own workspace, spelled out. Rancher writes `*`, but the API
+/// server lets drover create a role only with permissions drover holds itself (short of the
+/// `escalate` verb), and the chart grants drover exactly these on workspaces. The custom
+/// `fleetaddcluster` verb is the one that matters beyond the standard ones: moving a cluster into
+/// the workspace requires it. A Rancher-made role with `*` is replaced by this list.
+pub const OWN_WORKSPACE_VERBS: &[&str] = &[
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+    "fleetaddcluster",
+];
+
 /// `fleetworkspace-admin-binding-<ws>`, in namespace `<ws>`.
 pub fn role_binding_name(workspace: &str) -> String {
     format!("fleetworkspace-admin-binding-{workspace}")
@@ -88,9 +105,7 @@ pub fn desired_rbac(ws: &FleetWorkspace) -> Option<CreatorRbac> {
                 api_groups: Some(vec!["management.cattle.io".into()]),
                 resources: Some(vec!["fleetworkspaces".into()]),
                 resource_names: Some(vec![workspace.into()]),
-                // "*" as Rancher writes it: besides the standard verbs it grants the custom
-                // `fleetaddcluster` verb, which moving a cluster into the workspace requires.
-                verbs: vec!["*".into()],
+                verbs: OWN_WORKSPACE_VERBS.iter().map(|v| v.to_string()).collect(),
                 non_resource_urls: None,
             }]),
             aggregation_rule: None,

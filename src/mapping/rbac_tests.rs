@@ -63,7 +63,20 @@ fn a_creator_gets_every_verb_on_exactly_their_workspace() {
         rules[0].resource_names.as_deref(),
         Some(&["team-a".to_string()][..])
     );
-    assert_eq!(rules[0].verbs, vec!["*".to_string()]);
+    assert_eq!(
+        rules[0].verbs,
+        [
+            "get",
+            "list",
+            "watch",
+            "create",
+            "update",
+            "patch",
+            "delete",
+            "deletecollection",
+            "fleetaddcluster"
+        ]
+    );
 }
 
 #[test]
