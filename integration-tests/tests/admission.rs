@@ -249,7 +249,7 @@ async fn the_prov_cluster_local_lives_only_in_fleet_local_and_cannot_be_deleted(
 
     ensure_namespace(&client, "fleet-local").await?;
     let fleet_local = &Api::<ProvCluster>::namespaced(client.clone(), "fleet-local");
-    ensure(&fleet_local, &prov("local")).await?;
+    ensure(fleet_local, &prov("local")).await?;
     let message = refused_by("drover-local-prov-cluster", || async move {
         fleet_local.delete("local", &dry_run_delete()).await
     })
@@ -296,7 +296,7 @@ async fn a_mgmt_clusters_workspace_cannot_be_cleared() -> Result<()> {
     }
     let message = refused_by("drover-mgmt-cluster-workspaces", || async move {
         api.patch(
-            &name,
+            name,
             &dry_run_patch(),
             &Patch::Merge(json!({ "spec": null })),
         )
@@ -316,7 +316,7 @@ async fn a_mgmt_clusters_workspace_cannot_be_cleared() -> Result<()> {
 async fn the_local_mgmt_cluster_stays_in_fleet_local() -> Result<()> {
     let env = env().await?;
     let api = &Api::<MgmtCluster>::all(env.client()?);
-    ensure(&api, &mgmt("local", "fleet-local")).await?;
+    ensure(api, &mgmt("local", "fleet-local")).await?;
     let message = refused_by("drover-mgmt-cluster-workspaces", || async move {
         api.patch("local", &dry_run_patch(), &move_to("fleet-default"))
             .await
