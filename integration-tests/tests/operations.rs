@@ -287,7 +287,8 @@ async fn exactly_one_of_two_drovers_writes_and_both_answer_the_probes() -> Resul
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_terminated_leader_hands_over_within_two_seconds() -> Result<()> {
+async fn a_terminated_leader_releases_its_lease_so_the_standby_takes_over_before_expiry()
+-> Result<()> {
     let _serial = ONE_AT_A_TIME.lock().await;
     let (_env, _logs, a, b) = two_drovers().await?;
     let (mut leader, standby) = one_leader(a, b).await?;
@@ -305,7 +306,13 @@ async fn a_terminated_leader_hands_over_within_two_seconds() -> Result<()> {
         "the terminated leader did not exit cleanly:\n{}",
         leader.log_text()
     );
-    ensure!(took < Duration::from_secs(2), "the hand-over took {took:?}");
+    // Released, not expired: the standby leads well before the Lease could have run out. The
+    // figure itself (well under 2 s on an idle machine) is printed above, not asserted, so a
+    // loaded CI machine cannot make this flaky.
+    ensure!(
+        took < LEASE_DURATION / 2,
+        "the hand-over took {took:?}: the Lease was not released"
+    );
     Ok(())
 }
 
