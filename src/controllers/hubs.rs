@@ -1,5 +1,7 @@
 //! The shared watches: one per kind, started once, read by every controller.
 
+use std::collections::HashMap;
+
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
@@ -12,7 +14,9 @@ use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCl
 use crate::config::Config;
 use crate::consts::{LOCAL_WORKSPACE, labels};
 use crate::runtime::context::Stores;
+use crate::runtime::server::resource_name;
 use crate::runtime::stores::{Hub, keep_own_managed_fields};
+use crate::runtime::visible::Seen;
 
 pub struct Hubs {
     pub prov: Hub<ProvCluster>,
@@ -61,7 +65,30 @@ impl Hubs {
             role_bindings: self.role_bindings.store(),
             cluster_roles: self.cluster_roles.store(),
             cluster_role_bindings: self.cluster_role_bindings.store(),
+            seen: self.seen(),
         }
+    }
+
+    /// How far each watch has come, by resource. Secrets are never written, so not here.
+    fn seen(&self) -> Seen {
+        fn entry<K>(hub: &Hub<K>) -> (String, tokio::sync::watch::Receiver<u64>)
+        where
+            K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + Send + Sync + 'static,
+        {
+            (resource_name::<K>(), hub.seen())
+        }
+        Seen::new(HashMap::from([
+            entry(&self.prov),
+            entry(&self.mgmt),
+            entry(&self.fleet),
+            entry(&self.cluster_groups),
+            entry(&self.workspaces),
+            entry(&self.namespaces),
+            entry(&self.nodes),
+            entry(&self.role_bindings),
+            entry(&self.cluster_roles),
+            entry(&self.cluster_role_bindings),
+        ]))
     }
 
     /// Starts every watch; returns their tasks.

@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 use super::Error;
 use crate::runtime::Context;
 use crate::runtime::events::Note;
+use crate::runtime::visible::settled;
 
 /// Event reason of a failed reconcile.
 const FAILED: &str = "ReconcileFailed";
@@ -54,7 +55,9 @@ where
                         }
                         let key = object_key(obj.as_ref());
                         let started = Instant::now();
-                        let result = reconcile(obj.clone(), ctx.clone()).await;
+                        // Ends once the caches hold its own writes, so that the next reconcile
+                        // does not repeat them.
+                        let result = settled(reconcile(obj.clone(), ctx.clone())).await;
                         ctx.metrics.reconciled(name, started.elapsed());
                         if result.is_ok() {
                             ctx.reset_backoff(&key);

@@ -16,6 +16,7 @@ use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCl
 use crate::config::Config;
 use crate::runtime::leadership::Leadership;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::visible::Seen;
 
 /// Read-only caches of every kind drover looks at. Namespaces and Secrets are metadata-only;
 /// Secrets are absent when kubeconfig observation is off (no secret access at all).
@@ -35,6 +36,8 @@ pub struct Stores {
     pub role_bindings: Store<RoleBinding>,
     pub cluster_roles: Store<ClusterRole>,
     pub cluster_role_bindings: Store<ClusterRoleBinding>,
+    /// How far each watch has come, so that a reconcile ends once its writes are cached.
+    pub seen: Seen,
 }
 
 pub struct Context {

@@ -8,6 +8,7 @@ pub mod lease;
 pub mod metrics;
 pub mod server;
 pub mod stores;
+pub mod visible;
 pub mod write;
 
 pub use context::Context;

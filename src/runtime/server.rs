@@ -125,7 +125,7 @@ fn record_cache_sizes(stores: &Stores, metrics: &Metrics) {
 }
 
 /// `<plural>.<group>` (`clusters.fleet.cattle.io`): three of the kinds are called `Cluster`.
-fn resource_name<K: Resource<DynamicType = ()>>() -> String {
+pub(crate) fn resource_name<K: Resource<DynamicType = ()>>() -> String {
     let plural = K::plural(&());
     let group = K::group(&());
     if group.is_empty() {

@@ -11,10 +11,12 @@ use kube::Resource;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::watch;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::warn;
 
 use crate::consts::FIELD_MANAGER;
+use crate::runtime::visible::parse;
 
 /// Drops everything from `metadata.managedFields` except drover's own entries, which the write
 /// layer needs to tell when a field it owns is no longer wanted. The rest is memory spent on
@@ -41,6 +43,8 @@ where
     store: Store<K>,
     writer: Option<reflector::store::Writer<K>>,
     subscribers: Arc<Mutex<Vec<UnboundedSender<K>>>>,
+    /// The highest resourceVersion this watch has delivered into the store.
+    seen: Arc<watch::Sender<u64>>,
 }
 
 impl<K> Hub<K>
@@ -53,12 +57,18 @@ where
             store,
             writer: Some(writer),
             subscribers: Arc::default(),
+            seen: Arc::new(watch::Sender::new(0)),
         }
     }
 
     /// The cache. Not ready until the first list finished ([`Store::wait_until_ready`]).
     pub fn store(&self) -> Store<K> {
         self.store.clone()
+    }
+
+    /// Follows the highest resourceVersion this watch has delivered into the store.
+    pub fn seen(&self) -> watch::Receiver<u64> {
+        self.seen.subscribe()
     }
 
     /// A stream of every object this watch touches from now on, for `Controller::for_stream`
@@ -77,15 +87,37 @@ where
         S: Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
     {
         let subscribers = self.subscribers.clone();
+        let seen = self.seen.clone();
         let Some(writer) = self.writer.take() else {
             return tokio::spawn(async {});
         };
         let kind = K::kind(&()).to_string();
         tokio::spawn(async move {
             let mut stream = std::pin::pin!(reflector::reflector(writer, events));
+            // The newest version of a (re-)list, which the store shows only once it is complete.
+            let mut listed = 0;
             while let Some(event) = stream.next().await {
                 match event {
                     Ok(event) => {
+                        // The reflector has stored the event by now: writes up to this version
+                        // are visible in the cache.
+                        let version = |o: &K| parse(o.meta().resource_version.as_deref());
+                        let visible = match &event {
+                            watcher::Event::Apply(o) | watcher::Event::Delete(o) => version(o),
+                            watcher::Event::InitApply(o) => {
+                                listed = listed.max(version(o).unwrap_or(0));
+                                None
+                            }
+                            watcher::Event::InitDone => Some(std::mem::take(&mut listed)),
+                            watcher::Event::Init => None,
+                        };
+                        if let Some(visible) = visible {
+                            seen.send_if_modified(|v| {
+                                let newer = visible > *v;
+                                *v = (*v).max(visible);
+                                newer
+                            });
+                        }
                         let touched: Vec<&K> = match &event {
                             watcher::Event::Apply(o)
                             | watcher::Event::Delete(o)

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::consts::FIELD_MANAGER;
 use crate::runtime::Context;
+use crate::runtime::server::resource_name;
 
 /// A failed write, named after the action and carrying the object.
 #[derive(Debug, thiserror::Error)]
@@ -233,7 +234,8 @@ impl Context {
             }
         };
         self.metrics.write(&K::kind(&()), verb);
-        result.map_err(|e| api_error::<K>(verb, display_name(desired), e))?;
+        let written = result.map_err(|e| api_error::<K>(verb, display_name(desired), e))?;
+        self.wrote(&written);
         Ok(true)
     }
 
@@ -274,7 +276,10 @@ impl Context {
             ..Default::default()
         };
         match api.create(&params, obj).await {
-            Ok(_) => Ok(true),
+            Ok(created) => {
+                self.wrote(&created);
+                Ok(true)
+            }
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(api_error::<K>("create", name, e)),
         }
@@ -297,9 +302,11 @@ impl Context {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
         };
-        api.patch_status(&obj.name_any(), &params, &Patch::Merge(&patch))
+        let written = api
+            .patch_status(&obj.name_any(), &params, &Patch::Merge(&patch))
             .await
             .map_err(|e| api_error::<K>("patch_status", name, e))?;
+        self.wrote(&written);
         Ok(true)
     }
 
@@ -375,14 +382,24 @@ impl Context {
                 source,
             })?;
         self.metrics.write(&K::kind(&()), "patch");
-        api.patch(
-            &obj.name_any(),
-            &PatchParams::default(),
-            &Patch::<()>::Json(patch),
-        )
-        .await
-        .map_err(|e| api_error::<K>(verb, name, e))?;
+        let written = api
+            .patch(
+                &obj.name_any(),
+                &PatchParams::default(),
+                &Patch::<()>::Json(patch),
+            )
+            .await
+            .map_err(|e| api_error::<K>(verb, name, e))?;
+        self.wrote(&written);
         Ok(true)
+    }
+
+    /// Notes the version a write produced, so the reconcile ends once the cache has it.
+    fn wrote<K: Resource<DynamicType = ()>>(&self, written: &K) {
+        self.stores.seen.wrote(
+            &resource_name::<K>(),
+            written.meta().resource_version.as_deref(),
+        );
     }
 }
 
