@@ -46,4 +46,5 @@ demo: ## Run drover's main job on a local control plane with a sample estate
 .PHONY: bench
 bench: ## Benchmarks against the write floor (make bench N=2000 M=200)
 	export DROVER_CONTROLPLANE_BIN="$$($(CONTROLPLANE_BUILD))" && \
-	cargo run --release -p drover-integration-tests --bin bench -- --clusters $(N) --workspaces $(M)
+	cargo build --release --bin drover && \
+	cargo run --release -p drover-integration-tests --bin bench -- --clusters $(N) --workspaces $(M) $(BENCH_ARGS)

@@ -16,6 +16,7 @@
 //! ```
 
 mod apply;
+pub mod bench;
 pub mod chart;
 mod controlplane;
 mod drover;

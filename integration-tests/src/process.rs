@@ -130,7 +130,7 @@ struct SpawnRequest {
 
 /// Spawns `cmd` from the process-long spawner thread with a parent-death signal, so the kernel
 /// kills the child when this process goes away, however it goes away.
-fn spawn_tied_to_process(mut cmd: Command) -> Result<Child> {
+pub(crate) fn spawn_tied_to_process(mut cmd: Command) -> Result<Child> {
     static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
 
     let parent = libc::pid_t::try_from(std::process::id()).context("this process's PID")?;

@@ -1,0 +1,348 @@
+//! The three workloads: what exists before drover starts, what a user does while it runs, what
+//! the converged result looks like, the writes it minimally takes, and the single change whose
+//! latency is measured.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use drover::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
+use drover::consts::{DEFAULT_WORKSPACE, annotations, conditions, finalizers, labels};
+use drover::runtime::write::own_fields;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use kube::api::{Api, PostParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+
+use super::concurrently;
+use super::observe::Progress;
+use crate::fixtures;
+
+/// Concurrency of the benchmark's own seeding (not measured).
+const SEED_CONCURRENCY: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Workload {
+    /// N legacy mgmt clusters, connected, with kubeconfig secrets, before drover starts.
+    Imported,
+    /// N prov clusters created while drover runs.
+    Provisioning,
+    /// M FleetWorkspaces created while drover runs, a tenth with a creator.
+    Workspaces,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 3] = [Self::Imported, Self::Provisioning, Self::Workspaces];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Imported => "imported",
+            Self::Provisioning => "provisioning",
+            Self::Workspaces => "workspaces",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// Whether the workload's objects exist before drover starts (the clock then starts with
+    /// drover) or are created while it runs (the clock starts with the first create).
+    pub fn preexisting(self) -> bool {
+        self == Self::Imported
+    }
+}
+
+/// Legacy mgmt name number `i`: `c-` and five base-36 digits.
+pub fn legacy_name(i: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut v = i;
+    let mut suffix = [b'0'; 5];
+    for slot in suffix.iter_mut().rev() {
+        *slot = DIGITS[v % 36];
+        v /= 36;
+    }
+    format!("c-{}", String::from_utf8_lossy(&suffix))
+}
+
+/// Prov cluster number `i` of the provisioning workload.
+pub fn prov_name(i: usize) -> String {
+    format!("bench-{i}")
+}
+
+/// Workspace number `i`.
+pub fn workspace_name(i: usize) -> String {
+    format!("bench-ws-{i}")
+}
+
+/// Every tenth workspace names a creator.
+pub fn has_creator(i: usize) -> bool {
+    i.is_multiple_of(10)
+}
+
+/// How many of `m` workspaces name a creator.
+pub fn creators(m: usize) -> usize {
+    (0..m).filter(|&i| has_creator(i)).count()
+}
+
+/// Workspace number `i` as its user creates it.
+pub fn workspace(i: usize) -> FleetWorkspace {
+    let mut ws = FleetWorkspace::new(&workspace_name(i));
+    if has_creator(i) {
+        ws.metadata.annotations = Some(BTreeMap::from([(
+            annotations::CREATOR_ID.to_string(),
+            format!("u-bench{i}"),
+        )]));
+    }
+    ws
+}
+
+/// The fewest writes the mapping takes for `n` objects, by kind and verb, as drover's metrics
+/// name them (the three cluster kinds are all `Cluster` there).
+pub fn minimum_writes(workload: Workload, n: usize) -> BTreeMap<(String, String), u64> {
+    let n = n as u64;
+    let entries: Vec<(&str, &str, u64)> = match workload {
+        // mgmt finalizer, prov apply (create), Event on the mgmt cluster, prov finalizer, prov
+        // status apply, fleet cluster apply.
+        Workload::Imported => vec![
+            ("Cluster", "patch", 2 * n),
+            ("Cluster", "apply", 2 * n),
+            ("Cluster", "apply_status", n),
+            ("Event", "create", n),
+        ],
+        // prov finalizer, mgmt apply (create), Event on the prov cluster, prov status apply,
+        // mgmt finalizer.
+        Workload::Provisioning => vec![
+            ("Cluster", "patch", 2 * n),
+            ("Cluster", "apply", n),
+            ("Cluster", "apply_status", n),
+            ("Event", "create", n),
+        ],
+        // finalizer, namespace create (the claim) and apply, status apply; creator RBAC.
+        Workload::Workspaces => {
+            let c = creators(n as usize) as u64;
+            vec![
+                ("FleetWorkspace", "patch", n),
+                ("Namespace", "create", n),
+                ("Namespace", "apply", n),
+                ("FleetWorkspace", "apply_status", n),
+                ("RoleBinding", "apply", c),
+                ("ClusterRole", "apply", c),
+                ("ClusterRoleBinding", "apply", c),
+            ]
+        }
+    };
+    entries
+        .into_iter()
+        .filter(|(_, _, count)| *count > 0)
+        .map(|(k, v, count)| ((k.to_string(), v.to_string()), count))
+        .collect()
+}
+
+/// Creates what exists before drover starts.
+pub async fn seed(workload: Workload, client: &Client, n: usize) -> Result<()> {
+    if workload != Workload::Imported {
+        return Ok(());
+    }
+    let client = client.clone();
+    concurrently(0..n, SEED_CONCURRENCY, move |i| {
+        let client = client.clone();
+        async move {
+            let name = legacy_name(i);
+            let mgmt = fixtures::legacy_mgmt_cluster(&name, Some(DEFAULT_WORKSPACE));
+            fixtures::create_mgmt(&client, &mgmt).await?;
+            fixtures::connect_mgmt(&client, &name).await?;
+            fixtures::create_kubeconfig_secret(&client, DEFAULT_WORKSPACE, &name).await
+        }
+    })
+    .await
+}
+
+/// Creates object number `i` as the workload's user does while drover runs.
+pub async fn user_create(workload: Workload, client: &Client, i: usize) -> Result<UserObject> {
+    match workload {
+        Workload::Imported => Ok(UserObject::None),
+        Workload::Provisioning => {
+            let prov = fixtures::prov_cluster(DEFAULT_WORKSPACE, &prov_name(i));
+            let created = fixtures::create_prov(client, &prov).await?;
+            Ok(UserObject::Prov(Box::new(created)))
+        }
+        Workload::Workspaces => {
+            let ws = Api::<FleetWorkspace>::all(client.clone())
+                .create(&PostParams::default(), &workspace(i))
+                .await
+                .with_context(|| format!("creating workspace {}", workspace_name(i)))?;
+            Ok(UserObject::Workspace(Box::new(ws)))
+        }
+    }
+}
+
+/// What a user create returned.
+pub enum UserObject {
+    None,
+    Prov(Box<ProvCluster>),
+    Workspace(Box<FleetWorkspace>),
+}
+
+/// Runs the user's creates for `n` objects with `concurrency`.
+pub async fn user(workload: Workload, client: Client, n: usize, concurrency: usize) -> Result<()> {
+    concurrently(0..n, concurrency, move |i| {
+        let client = client.clone();
+        async move { user_create(workload, &client, i).await.map(|_| ()) }
+    })
+    .await
+}
+
+fn has_finalizer<K: Resource>(obj: &K, finalizer: &str) -> bool {
+    obj.meta()
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|x| x == finalizer))
+}
+
+fn condition_true(conds: Option<&Vec<drover::api::Condition>>, type_: &str) -> bool {
+    conds.is_some_and(|c| c.iter().any(|c| c.type_ == type_ && c.status == "True"))
+}
+
+/// Observers of the converged result: every object in its final state.
+pub fn progress(workload: Workload, client: &Client, n: usize) -> Progress {
+    let all = watcher::Config::default;
+    let mut p = Progress::default();
+    match workload {
+        Workload::Imported => {
+            p.meta(
+                "mgmt finalized",
+                Api::<PartialObjectMeta<MgmtCluster>>::all(client.clone()),
+                all(),
+                n,
+                |m| m.name_any().starts_with("c-") && has_finalizer(m, finalizers::MGMT_CLUSTER),
+            );
+            p.full(
+                "prov with status",
+                Api::<ProvCluster>::namespaced(client.clone(), DEFAULT_WORKSPACE),
+                all(),
+                n,
+                |p: &ProvCluster| {
+                    let status = p.status.as_ref();
+                    p.name_any().starts_with("c-")
+                        && has_finalizer(p, finalizers::PROV_CLUSTER)
+                        && status.and_then(|s| s.ready) == Some(true)
+                        && status.and_then(|s| s.client_secret_name.as_ref()).is_some()
+                },
+            );
+            p.meta(
+                "fleet clusters",
+                Api::<PartialObjectMeta<FleetCluster>>::namespaced(
+                    client.clone(),
+                    DEFAULT_WORKSPACE,
+                ),
+                all(),
+                n,
+                |f| f.name_any().starts_with("c-"),
+            );
+        }
+        Workload::Provisioning => {
+            p.full(
+                "prov with status",
+                Api::<ProvCluster>::namespaced(client.clone(), DEFAULT_WORKSPACE),
+                all(),
+                n,
+                |p: &ProvCluster| {
+                    let status = p.status.as_ref();
+                    p.name_any().starts_with("bench-")
+                        && has_finalizer(p, finalizers::PROV_CLUSTER)
+                        && p.cluster_name().is_some()
+                        && condition_true(
+                            status.and_then(|s| s.conditions.as_ref()),
+                            conditions::CREATED,
+                        )
+                },
+            );
+            p.meta(
+                "mgmt finalized",
+                Api::<PartialObjectMeta<MgmtCluster>>::all(client.clone()),
+                all(),
+                n,
+                |m| m.name_any().starts_with("c-m-") && has_finalizer(m, finalizers::MGMT_CLUSTER),
+            );
+        }
+        Workload::Workspaces => {
+            p.full(
+                "workspaces ready",
+                Api::<FleetWorkspace>::all(client.clone()),
+                all(),
+                n,
+                |ws: &FleetWorkspace| {
+                    ws.name_any().starts_with("bench-ws-")
+                        && has_finalizer(ws, finalizers::WORKSPACE)
+                        && condition_true(
+                            ws.status.as_ref().and_then(|s| s.conditions.as_ref()),
+                            conditions::NAMESPACE_READY,
+                        )
+                },
+            );
+            p.meta(
+                "namespaces applied",
+                Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+                all(),
+                n,
+                |ns| {
+                    ns.name_any().starts_with("bench-ws-")
+                        && own_fields(ns.metadata.managed_fields.as_deref(), None).is_some()
+                },
+            );
+            let c = creators(n);
+            let owned = || watcher::Config::default().labels(labels::WORKSPACE);
+            p.meta(
+                "role bindings",
+                Api::<PartialObjectMeta<RoleBinding>>::all(client.clone()),
+                owned(),
+                c,
+                |_| true,
+            );
+            p.meta(
+                "cluster roles",
+                Api::<PartialObjectMeta<ClusterRole>>::all(client.clone()),
+                owned(),
+                c,
+                |_| true,
+            );
+            p.meta(
+                "cluster role bindings",
+                Api::<PartialObjectMeta<ClusterRoleBinding>>::all(client.clone()),
+                owned(),
+                c,
+                |_| true,
+            );
+        }
+    }
+    p
+}
+
+/// How long convergence may take for `n` objects before the bench gives up.
+pub fn convergence_timeout(n: usize) -> Duration {
+    Duration::from_secs(300) + Duration::from_millis(100) * u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_names_are_legacy_and_distinct() {
+        assert_eq!(legacy_name(0), "c-00000");
+        assert_eq!(legacy_name(37), "c-00011");
+        assert!(drover::mapping::names::is_legacy_name(&legacy_name(12345)));
+        assert_ne!(legacy_name(35), legacy_name(36));
+    }
+
+    #[test]
+    fn a_tenth_of_the_workspaces_name_a_creator() {
+        assert_eq!(creators(10), 1);
+        assert_eq!(creators(1000), 100);
+        let min = minimum_writes(Workload::Workspaces, 10);
+        assert_eq!(min.get(&("ClusterRole".into(), "apply".into())), Some(&1));
+    }
+}

@@ -1,0 +1,77 @@
+//! `make bench`: drover against the API server's own write floor, on private real control
+//! planes. Prints the figures beside their targets and writes `target/bench/report.json`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+use drover_integration_tests::bench::{self, Options, child, workloads::Workload};
+
+/// Benchmarks drover against the write floor of the API server.
+#[derive(Parser)]
+#[command(name = "bench")]
+struct Cli {
+    /// N: clusters of the imported and provisioning workloads.
+    #[arg(long, default_value_t = 10_000)]
+    clusters: usize,
+    /// M: workspaces of the workspaces workload (a tenth name a creator).
+    #[arg(long, default_value_t = 1_000)]
+    workspaces: usize,
+    /// Workloads to run (imported, provisioning, workspaces); all when not given.
+    #[arg(long = "workload")]
+    workloads: Vec<String>,
+    /// drover's --concurrency, and the write floor's concurrency per stage.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds of the idle period (quiet time, a full resync, a restart).
+    #[arg(long, default_value_t = 120)]
+    idle_seconds: u64,
+    /// Single changes measured by the latency probe.
+    #[arg(long, default_value_t = 200)]
+    changes: usize,
+    /// Skip the write floor (only drover's figures; no ratio).
+    #[arg(long)]
+    no_floor: bool,
+    /// The drover binary; `target/release/drover` by default.
+    #[arg(long)]
+    drover: Option<PathBuf>,
+    /// Where the JSON report goes; `target/bench/report.json` by default.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut workloads = Vec::new();
+    for name in &cli.workloads {
+        match Workload::parse(name) {
+            Some(w) => workloads.push(w),
+            None => bail!("unknown workload {name:?} (imported, provisioning, workspaces)"),
+        }
+    }
+    if workloads.is_empty() {
+        workloads = Workload::ALL.to_vec();
+    }
+    let bench_dir = child::target_dir().join("bench");
+    let options = Options {
+        clusters: cli.clusters,
+        workspaces: cli.workspaces,
+        workloads,
+        concurrency: cli.concurrency,
+        idle: Duration::from_secs(cli.idle_seconds),
+        changes: cli.changes,
+        floor: !cli.no_floor,
+        drover_binary: cli.drover.unwrap_or_else(child::release_binary),
+        log_dir: bench_dir.join("logs"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(bench::run(&options))?;
+    println!("{}", report.table());
+    let path = cli.report.unwrap_or_else(|| bench_dir.join("report.json"));
+    report.write_json(&path)?;
+    println!("report written to {}", path.display());
+    Ok(())
+}
