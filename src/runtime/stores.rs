@@ -96,6 +96,10 @@ where
             let mut stream = std::pin::pin!(reflector::reflector(writer, events));
             // The newest version of a (re-)list, which the store shows only once it is complete.
             let mut listed = 0;
+            // Until the first list is complete no controller runs, and when they start they
+            // reconcile everything in the store: the first list's objects are not passed on, or
+            // every subscriber would queue a copy of the whole cache before it starts.
+            let mut first_list = true;
             while let Some(event) = stream.next().await {
                 match event {
                     Ok(event) => {
@@ -119,10 +123,13 @@ where
                             });
                         }
                         let touched: Vec<&K> = match &event {
-                            watcher::Event::Apply(o)
-                            | watcher::Event::Delete(o)
-                            | watcher::Event::InitApply(o) => vec![o],
-                            watcher::Event::Init | watcher::Event::InitDone => vec![],
+                            watcher::Event::Apply(o) | watcher::Event::Delete(o) => vec![o],
+                            watcher::Event::InitApply(o) if !first_list => vec![o],
+                            watcher::Event::InitDone => {
+                                first_list = false;
+                                vec![]
+                            }
+                            watcher::Event::InitApply(_) | watcher::Event::Init => vec![],
                         };
                         if touched.is_empty() {
                             continue;
