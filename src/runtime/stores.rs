@@ -20,10 +20,17 @@ use crate::runtime::visible::parse;
 
 /// Drops everything from `metadata.managedFields` except drover's own entries, which the write
 /// layer needs to tell when a field it owns is no longer wanted. The rest is memory spent on
-/// nothing.
+/// nothing. The `fieldsV1` tree of drover's entries is kept as one JSON string, which the write
+/// layer parses when it needs it: as a tree of maps it took more memory than the rest of the
+/// object (about 5 KiB of a prov or fleet cluster's 9).
 pub fn keep_own_managed_fields<K: Resource>(obj: &mut K) {
     if let Some(managed) = obj.meta_mut().managed_fields.as_mut() {
         managed.retain(|m| m.manager.as_deref() == Some(FIELD_MANAGER));
+        for fields in managed.iter_mut().filter_map(|m| m.fields_v1.as_mut()) {
+            if !fields.0.is_string() {
+                fields.0 = serde_json::Value::String(fields.0.to_string());
+            }
+        }
     }
     let meta = obj.meta_mut();
     if meta.managed_fields.as_ref().is_some_and(Vec::is_empty) {

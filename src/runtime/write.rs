@@ -139,8 +139,14 @@ pub fn needs_apply<K: Resource + Serialize>(
     if !is_subset(desired, &actual) {
         return true;
     }
-    own_fields(current.meta().managed_fields.as_deref(), subresource)
-        .is_some_and(|owned| !owned_fields_are_desired(owned, desired))
+    own_fields(current.meta().managed_fields.as_deref(), subresource).is_some_and(|owned| {
+        match owned {
+            // The caches keep the tree as a JSON string (`stores::keep_own_managed_fields`).
+            Value::String(text) => serde_json::from_str::<Value>(text)
+                .map_or(true, |tree| !owned_fields_are_desired(&tree, desired)),
+            tree => !owned_fields_are_desired(tree, desired),
+        }
+    })
 }
 
 fn api_error<K: Resource<DynamicType = ()>>(
@@ -440,5 +446,38 @@ mod tests {
             json!({"f:spec": {"f:tolerations": {"k:{\"key\":\"a\"}": {".": {}}}, "f:x": {}}});
         let desired = json!({"spec": {"tolerations": [{"key": "b"}], "x": 1}});
         assert!(owned_fields_are_desired(&owned, &desired));
+    }
+
+    #[test]
+    fn owned_fields_cached_as_a_json_string_are_read_like_the_tree() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
+
+        let mut current = ConfigMap::default();
+        current.metadata.name = Some("c".into());
+        current.metadata.labels = Some([("a".to_string(), "1".to_string())].into());
+        let owned = json!({"f:metadata": {"f:labels": {"f:a": {}, "f:b": {}}}});
+        current.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+            manager: Some(FIELD_MANAGER.into()),
+            operation: Some("Apply".into()),
+            fields_v1: Some(FieldsV1(owned)),
+            ..ManagedFieldsEntry::default()
+        }]);
+        crate::runtime::stores::keep_own_managed_fields(&mut current);
+        let cached = current.metadata.managed_fields.as_ref().unwrap()[0]
+            .fields_v1
+            .as_ref()
+            .unwrap();
+        assert!(cached.0.is_string());
+        // `b` is owned but no longer wanted: the apply must go out to remove it.
+        let desired = json!({"metadata": {"labels": {"a": "1"}}});
+        assert!(needs_apply(&desired, Some(&current), None));
+        current.metadata.labels = Some(
+            [("a", "1"), ("b", "2")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+        );
+        let desired = json!({"metadata": {"labels": {"a": "1", "b": "2"}}});
+        assert!(!needs_apply(&desired, Some(&current), None));
     }
 }
