@@ -5,6 +5,7 @@ SHELL := /usr/bin/env bash
 N ?= 10000
 M ?= 1000
 CONTROLPLANE_BUILD := integration-tests/scripts/build-controlplane.sh
+FLEET_BUILD := integration-tests/scripts/build-fleet.sh
 
 .PHONY: help
 help: ## List the targets
@@ -14,9 +15,14 @@ help: ## List the targets
 controlplane-bin: ## Build (or reuse) kube-apiserver, kube-controller-manager and etcd
 	@$(CONTROLPLANE_BUILD) >/dev/null
 
+.PHONY: fleet-bin
+fleet-bin: ## Build (or reuse) Fleet's fleetcontroller, fleetagent and fleet CLI, with Fleet's CRDs
+	@$(FLEET_BUILD) >/dev/null
+
 .PHONY: test
-test: ## Run every test: unit tests, CRD staleness, and the integration suite on a real control plane
+test: ## Run every test: unit tests, CRD staleness, and the integration suite on a real control plane with the real Fleet
 	export DROVER_CONTROLPLANE_BIN="$$($(CONTROLPLANE_BUILD))" && \
+	export DROVER_FLEET_BIN="$$($(FLEET_BUILD))" && \
 	cargo test --workspace --all-targets
 
 .PHONY: lint
@@ -46,5 +52,6 @@ demo: ## Run drover's main job on a local control plane with a sample estate
 .PHONY: bench
 bench: ## Benchmarks against the write floor (make bench N=2000 M=200)
 	export DROVER_CONTROLPLANE_BIN="$$($(CONTROLPLANE_BUILD))" && \
+	export DROVER_FLEET_BIN="$$($(FLEET_BUILD))" && \
 	cargo build --release --bin drover && \
 	cargo run --release -p drover-integration-tests --bin bench -- --clusters $(N) --workspaces $(M) $(BENCH_ARGS)

@@ -139,7 +139,8 @@ kubectl_bin() {
 # ---- binaries ---------------------------------------------------------------------------------
 say "building or reusing the control plane, drover and kubectl"
 DROVER_CONTROLPLANE_BIN=$("$scripts/build-controlplane.sh")
-export DROVER_CONTROLPLANE_BIN
+DROVER_FLEET_BIN=$("$scripts/build-fleet.sh")
+export DROVER_CONTROLPLANE_BIN DROVER_FLEET_BIN
 cargo build --quiet -p drover --bin drover
 cargo build --quiet -p drover-integration-tests --bin controlplane
 drover="$target/debug/drover"

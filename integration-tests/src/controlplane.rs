@@ -283,10 +283,22 @@ pub fn crd_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Every CustomResourceDefinition in the repository's `crds/*.yaml`.
+/// Every CustomResourceDefinition in the repository's `crds/*.yaml` (drover's Rancher kinds).
 pub fn crds() -> Result<Vec<CustomResourceDefinition>> {
+    crds_in(&crd_files()?)
+}
+
+/// The CRD files every control plane gets: drover's Rancher kinds (`crds/`) and Fleet's own.
+pub fn installed_crd_files() -> Result<Vec<PathBuf>> {
+    let mut files = crd_files()?;
+    files.push(fleet_crd_file()?);
+    Ok(files)
+}
+
+/// Every CustomResourceDefinition in the given YAML files.
+pub fn crds_in(files: &[PathBuf]) -> Result<Vec<CustomResourceDefinition>> {
     let mut crds = Vec::new();
-    for file in crd_files()? {
+    for file in files {
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
         for doc in
@@ -307,19 +319,55 @@ pub fn crds() -> Result<Vec<CustomResourceDefinition>> {
 /// `$DROVER_CONTROLPLANE_BIN`, or what `scripts/build-controlplane.sh` builds or finds cached.
 pub fn binaries_dir() -> Result<PathBuf> {
     static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(|| locate_binaries().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(|e| anyhow!(e))
+    DIR.get_or_init(|| {
+        locate(
+            "DROVER_CONTROLPLANE_BIN",
+            "build-controlplane.sh",
+            &["etcd", "kube-apiserver", "kube-controller-manager"],
+        )
+        .map_err(|e| format!("{e:#}"))
+    })
+    .clone()
+    .map_err(|e| anyhow!(e))
 }
 
-fn locate_binaries() -> Result<PathBuf> {
-    let dir = match std::env::var_os("DROVER_CONTROLPLANE_BIN") {
+/// The directory holding Fleet's `fleetcontroller`, `fleetagent`, `fleet` and Fleet's own CRDs
+/// (`fleet-crds.yaml`, from the `fleet-crd` chart of the pinned Fleet module): `$DROVER_FLEET_BIN`,
+/// or what `scripts/build-fleet.sh` builds or finds cached.
+pub fn fleet_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        locate(
+            "DROVER_FLEET_BIN",
+            "build-fleet.sh",
+            &["fleetcontroller", "fleetagent", "fleet", FLEET_CRDS_FILE],
+        )
+        .map_err(|e| format!("{e:#}"))
+    })
+    .clone()
+    .map_err(|e| anyhow!(e))
+}
+
+/// The file in [`fleet_dir`] holding Fleet's CRDs.
+const FLEET_CRDS_FILE: &str = "fleet-crds.yaml";
+
+/// Fleet's own CustomResourceDefinitions (`fleet.cattle.io`), as Fleet's `fleet-crd` chart ships
+/// them.
+pub fn fleet_crd_file() -> Result<PathBuf> {
+    Ok(fleet_dir()?.join(FLEET_CRDS_FILE))
+}
+
+/// `$env_var` if set, else the last line the build script printed (it builds on a cache miss);
+/// every file in `expected` must exist there.
+fn locate(env_var: &str, script: &str, expected: &[&str]) -> Result<PathBuf> {
+    let dir = match std::env::var_os(env_var) {
         Some(dir) => PathBuf::from(dir),
         None => {
-            let script =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-controlplane.sh");
+            let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scripts")
+                .join(script);
             eprintln!(
-                "locating the control plane with {} (a cold build takes tens of minutes)",
+                "locating binaries with {} (a cold build takes minutes)",
                 script.display()
             );
             let output = Command::new("bash")
@@ -338,9 +386,9 @@ fn locate_binaries() -> Result<PathBuf> {
             )
         }
     };
-    for binary in ["etcd", "kube-apiserver", "kube-controller-manager"] {
-        if !dir.join(binary).is_file() {
-            bail!("{} has no {binary}", dir.display());
+    for file in expected {
+        if !dir.join(file).is_file() {
+            bail!("{} has no {file}", dir.display());
         }
     }
     Ok(dir)
@@ -441,8 +489,14 @@ async fn launch(
 
     let controller_manager_args = vec![
         format!("--kubeconfig={}", kubeconfig.display()),
-        "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller"
+        // The token controller gives Fleet's import the ServiceAccount token secrets it waits for.
+        "--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller"
             .to_owned(),
+        format!("--service-account-private-key-file={}", sa_key.display()),
+        format!(
+            "--root-ca-file={}",
+            dir.join("apiserver-certs/apiserver.crt").display()
+        ),
         "--leader-elect=false".to_owned(),
         "--use-service-account-credentials=false".to_owned(),
         "--secure-port=0".to_owned(),
@@ -458,11 +512,12 @@ async fn launch(
         dir,
     )?;
 
-    for file in crd_files()? {
-        crate::apply::apply_yaml_file(&client, &file).await?;
+    let crd_files = installed_crd_files()?;
+    for file in &crd_files {
+        crate::apply::apply_yaml_file(&client, file).await?;
     }
     let crd_api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in crds()? {
+    for crd in crds_in(&crd_files)? {
         let name = crd.metadata.name.clone().unwrap_or_default();
         let what = format!("CRD {name} to be Established");
         let api = crd_api.clone();

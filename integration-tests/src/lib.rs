@@ -24,7 +24,10 @@ pub mod fixtures;
 mod process;
 
 pub use apply::{FIELD_MANAGER, documents};
-pub use controlplane::{TestEnv, binaries_dir, crd_files, crds, repo_root, unique_name};
+pub use controlplane::{
+    TestEnv, binaries_dir, crd_files, crds, crds_in, fleet_crd_file, fleet_dir,
+    installed_crd_files, repo_root, unique_name,
+};
 pub use drover::{
     CONVERGE, Drover, DroverChild, drover_binary, eventually, spawn_drover, test_config,
 };
