@@ -189,6 +189,38 @@ impl TestEnv {
         Ok(())
     }
 
+    /// Starts a process beside this control plane (Fleet's controllers and agents in the
+    /// end-to-end test), logged to `<name>.log` in the control plane's directory and stopped with
+    /// it, before its API server. Returns the log's path.
+    pub fn start_process(
+        &self,
+        name: &'static str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<PathBuf> {
+        let log = self.dir.join(format!("{name}.log"));
+        let component = Component::spawn_with_env(name, program, args, env, log.clone())?;
+        match process::lock(&self.running).as_mut() {
+            Some(running) => {
+                running.components.push(component);
+                Ok(log)
+            }
+            None => bail!("the control plane was stopped"),
+        }
+    }
+
+    /// The CA bundle of the API server's serving certificate (PEM).
+    pub fn ca_pem(&self) -> Result<String> {
+        let path = self.dir.join("apiserver-certs/apiserver.crt");
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// The control plane's temporary directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// A name no other test uses: `<prefix>-<counter><random>`, a valid DNS label when `prefix`
     /// is a short one.
     pub fn unique_name(&self, prefix: &str) -> String {

@@ -21,6 +21,7 @@ pub mod chart;
 mod controlplane;
 mod drover;
 pub mod fixtures;
+pub mod fleet;
 mod process;
 
 pub use apply::{FIELD_MANAGER, documents};

@@ -40,12 +40,27 @@ impl Component {
         args: &[String],
         log: PathBuf,
     ) -> Result<Self> {
+        Self::spawn_with_env(name, program, args, &[], log)
+    }
+
+    /// Like [`Component::spawn`], with extra environment variables.
+    pub(crate) fn spawn_with_env(
+        name: &'static str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        log: PathBuf,
+    ) -> Result<Self> {
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out
             .try_clone()
             .with_context(|| format!("duplicating the handle of {}", log.display()))?;
         let mut cmd = Command::new(program);
-        cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+        cmd.args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
         let child = spawn_tied_to_process(cmd)
             .with_context(|| format!("starting {name} ({})", program.display()))?;
         tracing::debug!(component = name, pid = child.id(), "started");
