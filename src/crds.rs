@@ -1,9 +1,12 @@
-//! The CustomResourceDefinitions drover ships for standalone and test use (`drover crds`).
+//! The CustomResourceDefinitions drover ships for standalone and test use (`drover crds`): the
+//! Rancher kinds only (prov and mgmt Cluster, FleetWorkspace). Fleet's kinds come from Fleet's
+//! own `fleet-crd` chart, which every Fleet installation has.
 //!
-//! They match upstream where it matters for running against a real Rancher/Fleet installation:
-//! scope, status subresource, printer columns and category. The mgmt Cluster is schema-less, as
-//! Rancher registers it; the prov and fleet Clusters keep the fields they do not model. drover
-//! never installs these over Fleet's or Rancher's own CRDs; the chart makes them optional.
+//! They match Rancher where it matters for running against a real installation: scope, status
+//! subresource, printer columns, category, and the schema of every prov field drover reads or
+//! writes. The mgmt Cluster is schema-less, as Rancher registers it; the prov Cluster keeps the
+//! fields it does not model. drover never installs these over Rancher's own CRDs; the chart makes
+//! them optional.
 
 use std::collections::BTreeMap;
 
@@ -14,17 +17,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{CustomResourceExt, Resource};
-use schemars::{Schema, SchemaGenerator, json_schema};
 
-use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
-
-/// Schema of a field whose content drover keeps but does not model.
-pub fn preserve_unknown_object(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "object",
-        "x-kubernetes-preserve-unknown-fields": true,
-    })
-}
+use crate::api::{FleetWorkspace, MgmtCluster, ProvCluster};
 
 fn preserve_unknown() -> JSONSchemaProps {
     JSONSchemaProps {
@@ -57,6 +51,19 @@ fn keep_unknown_fields_in(
                 p.x_kubernetes_preserve_unknown_fields = Some(true);
             }
         }
+    }
+    crd
+}
+
+/// Rancher's prov Cluster. Its `status` is a plain object, as in Rancher's CRD (schemars makes
+/// every optional field nullable).
+fn prov_cluster() -> CustomResourceDefinition {
+    let mut crd = keep_unknown_fields_in(ProvCluster::crd(), &["spec", "status"]);
+    if let Some(status) = schema_mut(&mut crd)
+        .and_then(|s| s.properties.as_mut())
+        .and_then(|p| p.get_mut("status"))
+    {
+        status.nullable = None;
     }
     crd
 }
@@ -129,13 +136,7 @@ fn fleet_workspace() -> CustomResourceDefinition {
 
 /// Every CRD drover ships, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![
-        keep_unknown_fields_in(ProvCluster::crd(), &["spec", "status"]),
-        mgmt_cluster(),
-        keep_unknown_fields_in(FleetCluster::crd(), &["spec", "status"]),
-        keep_unknown_fields_in(ClusterGroup::crd(), &["spec", "status"]),
-        fleet_workspace(),
-    ]
+    vec![prov_cluster(), mgmt_cluster(), fleet_workspace()]
 }
 
 /// The file name under `crds/` for a CRD: `<plural>.<group>.yaml`.
@@ -250,41 +251,14 @@ mod tests {
         );
         assert_eq!(cols[1].1, ".status.clusterName");
         assert_eq!(cols[3].1, ".status.clientSecretName");
-    }
-
-    #[test]
-    fn the_fleet_cluster_is_namespaced_with_fleets_columns_and_keeps_unknown_fields() {
-        let crd = by_name("clusters.fleet.cattle.io");
-        assert_eq!(crd.spec.scope, "Namespaced");
-        assert!(has_status_subresource(&crd));
-        let cols = columns(&crd);
-        assert_eq!(
-            cols,
-            vec![
-                (
-                    "Bundles-Ready".into(),
-                    ".status.display.readyBundles".into()
-                ),
-                ("Last-Seen".into(), ".status.agent.lastSeen".into()),
-                (
-                    "Status".into(),
-                    ".status.conditions[?(@.type==\"Ready\")].message".into()
-                ),
-            ]
-        );
-        let schema = crd.spec.versions[0]
-            .schema
+        let ready = &crd.spec.versions[0]
+            .additional_printer_columns
             .as_ref()
-            .and_then(|s| s.open_api_v3_schema.as_ref())
-            .expect("schema");
-        let props = schema.properties.as_ref().expect("properties");
+            .expect("columns")[4];
         assert_eq!(
-            props["spec"].x_kubernetes_preserve_unknown_fields,
-            Some(true)
-        );
-        assert_eq!(
-            props["status"].x_kubernetes_preserve_unknown_fields,
-            Some(true)
+            (ready.json_path.as_str(), ready.type_.as_str()),
+            (".status.ready", "string"),
+            "Rancher's Ready column is a string column"
         );
     }
 
@@ -304,8 +278,111 @@ mod tests {
     }
 
     #[test]
-    fn the_cluster_group_is_namespaced() {
-        let crd = by_name("clustergroups.fleet.cattle.io");
-        assert_eq!(crd.spec.scope, "Namespaced");
+    fn no_crd_for_fleets_kinds_is_shipped_or_printed() {
+        let groups: Vec<_> = all().into_iter().map(|c| c.spec.group).collect();
+        assert!(
+            !groups.iter().any(|g| g == "fleet.cattle.io"),
+            "Fleet's CRDs come from Fleet's fleet-crd chart: {groups:?}"
+        );
+        let printed = all_yaml().expect("yaml");
+        assert!(!printed.contains("fleet.cattle.io"), "{printed}");
+        let names: Vec<_> = all().into_iter().filter_map(|c| c.metadata.name).collect();
+        assert_eq!(
+            names,
+            [
+                "clusters.provisioning.cattle.io",
+                "clusters.management.cattle.io",
+                "fleetworkspaces.management.cattle.io",
+            ]
+        );
+    }
+
+    fn prov_property(path: &[&str]) -> serde_json::Value {
+        let crd = by_name("clusters.provisioning.cattle.io");
+        let schema = serde_json::to_value(
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .expect("schema"),
+        )
+        .expect("json");
+        path.iter()
+            .fold(schema, |s, name| s["properties"][*name].clone())
+    }
+
+    #[test]
+    fn the_prov_webhook_customization_has_rancher_s_webhook_fields() {
+        let webhook = prov_property(&["spec", "webhookDeploymentCustomization"]);
+        let mut fields: Vec<_> = webhook["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .cloned()
+            .collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "appendTolerations",
+                "overrideAffinity",
+                "overrideResourceRequirements",
+                "podDisruptionBudget",
+                "replicaCount"
+            ]
+        );
+        let replicas = &webhook["properties"]["replicaCount"];
+        assert_eq!(
+            (&replicas["type"], &replicas["format"]),
+            (&serde_json::json!("integer"), &serde_json::json!("int32"))
+        );
+        assert_eq!(replicas["minimum"].as_f64(), Some(1.0));
+        let budget = &webhook["properties"]["podDisruptionBudget"]["properties"];
+        assert_eq!(budget["minAvailable"]["type"], "string");
+        assert_eq!(budget["maxUnavailable"]["maxLength"], 10);
+    }
+
+    #[test]
+    fn prov_env_vars_are_rancher_s_name_and_value_pairs() {
+        let env = prov_property(&["spec", "agentEnvVars"]);
+        assert_eq!(env["type"], "array");
+        let item = &env["items"];
+        assert!(item.get("required").is_none(), "{item}");
+        assert_eq!(item["properties"]["name"]["type"], "string");
+        assert_eq!(item["properties"]["value"]["type"], "string");
+        assert!(item["properties"].get("valueFrom").is_none());
+    }
+
+    #[test]
+    fn prov_rke_config_is_nullable_and_keeps_everything() {
+        let rke = prov_property(&["spec", "rkeConfig"]);
+        assert_eq!(rke["nullable"], true);
+        assert_eq!(rke["x-kubernetes-preserve-unknown-fields"], true);
+        assert_eq!(
+            rke["properties"]["machineGlobalConfig"]["x-kubernetes-preserve-unknown-fields"],
+            true
+        );
+    }
+
+    #[test]
+    fn prov_status_conditions_are_a_map_list_keyed_by_type() {
+        let conditions = prov_property(&["status", "conditions"]);
+        assert_eq!(conditions["x-kubernetes-list-type"], "map");
+        assert_eq!(
+            conditions["x-kubernetes-list-map-keys"],
+            serde_json::json!(["type"])
+        );
+        assert_eq!(
+            conditions["items"]["required"],
+            serde_json::json!(["status", "type"])
+        );
+        let status = prov_property(&["status"]);
+        assert!(status.get("nullable").is_none(), "{status}");
+        assert_eq!(
+            status["properties"]["ready"],
+            serde_json::json!({"type": "boolean"})
+        );
+        assert_eq!(status["properties"]["clientSecretName"]["maxLength"], 253);
+        assert_eq!(status["properties"]["fleetWorkspaceName"]["maxLength"], 63);
     }
 }

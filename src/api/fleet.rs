@@ -1,12 +1,17 @@
-use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, Toleration};
+use k8s_openapi::api::core::v1::{
+    Affinity, EnvVar, LocalObjectReference, ResourceRequirements, Toleration,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{AgentSchedulingCustomization, Condition, EnvVar};
+use super::{AgentSchedulingCustomization, Condition};
 
 /// `clusters.fleet.cattle.io`: what fleet-controller consumes. Namespaced (the workspace).
+/// Field names and JSON types follow Fleet's `ClusterSpec` (fleet `pkg/apis`, v1alpha1). The CRD
+/// is Fleet's own (its `fleet-crd` chart); drover ships none for Fleet's kinds.
+///
 /// drover writes the spec fields below; fleet-controller writes `spec.clientID` and the status,
 /// users write `redeployAgentGeneration`, `paused` and `templateValues`. Those are modelled so
 /// drover can read them, and are never part of a desired object.
@@ -17,10 +22,7 @@ use super::{AgentSchedulingCustomization, Condition, EnvVar};
     kind = "Cluster",
     root = "FleetCluster",
     namespaced,
-    status = "FleetClusterStatus",
-    printcolumn = r#"{"name":"Bundles-Ready","type":"string","jsonPath":".status.display.readyBundles"}"#,
-    printcolumn = r#"{"name":"Last-Seen","type":"string","jsonPath":".status.agent.lastSeen"}"#,
-    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].message"}"#
+    status = "FleetClusterStatus"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct FleetClusterSpec {
@@ -47,8 +49,9 @@ pub struct FleetClusterSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub private_repo_url: Option<String>,
+    /// Fleet's `[]corev1.LocalObjectReference`: `[{name: ...}]`, never a list of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_pull_secrets: Option<Vec<String>>,
+    pub agent_pull_secrets: Option<Vec<LocalObjectReference>>,
     /// Written by fleet-controller.
     #[serde(default, rename = "clientID", skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -60,7 +63,7 @@ pub struct FleetClusterSpec {
     pub paused: Option<bool>,
     /// Written by users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crds::preserve_unknown_object")]
+    #[schemars(schema_with = "super::schemas::preserve_unknown_object")]
     pub template_values: Option<serde_json::Value>,
 }
 
@@ -73,7 +76,7 @@ pub struct FleetClusterStatus {
 }
 
 /// `clustergroups.fleet.cattle.io`: drover writes one, `default` in `fleet-local`, selecting
-/// the local cluster (§C6).
+/// the local cluster (§C6). Fleet's `ClusterGroupSpec`: a nullable `metav1.LabelSelector`.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "fleet.cattle.io",

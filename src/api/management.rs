@@ -1,8 +1,9 @@
+use k8s_openapi::api::core::v1::EnvVar;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{AgentDeploymentCustomization, Condition, EnvVar};
+use super::{AgentDeploymentCustomization, Condition, WebhookDeploymentCustomization};
 
 /// `clusters.management.cattle.io`: Rancher's cluster record. Cluster-scoped. Rancher registers
 /// it without a schema and real objects carry hundreds of fields drover neither models nor may
@@ -26,6 +27,7 @@ pub struct MgmtClusterSpec {
     pub internal: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_workspace_name: Option<String>,
+    /// Kubernetes' `EnvVar` on mgmt clusters (a `valueFrom` is possible), unlike prov clusters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_env_vars: Option<Vec<EnvVar>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,7 +35,7 @@ pub struct MgmtClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_agent_deployment_customization: Option<AgentDeploymentCustomization>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_deployment_customization: Option<AgentDeploymentCustomization>,
+    pub webhook_deployment_customization: Option<WebhookDeploymentCustomization>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported_config: Option<ImportedConfig>,
 }

@@ -7,6 +7,7 @@ mod common;
 mod fleet;
 mod management;
 mod provisioning;
+mod schemas;
 mod workspace;
 
 pub use common::*;

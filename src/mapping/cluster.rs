@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::EnvVar;
 use kube::Resource;
 use kube::api::ObjectMeta;
 
-use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster, ProvClusterSpec};
+use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster, ProvClusterSpec, RkeEnvVar};
 use crate::consts::{LOCAL_WORKSPACE, annotations};
 use crate::mapping::meta::{OwnerMarks, export_cleaned, is_truthy};
 use crate::mapping::names::{generated_mgmt_name, is_legacy_name};
@@ -82,6 +83,28 @@ pub fn marks_for_child<K: Resource<DynamicType = ()>>(
     marks
 }
 
+/// prov env vars (name and value) as the mgmt cluster's Kubernetes env vars.
+fn mgmt_env_vars(vars: &[RkeEnvVar]) -> Vec<EnvVar> {
+    vars.iter()
+        .map(|v| EnvVar {
+            name: v.name.clone(),
+            value: v.value.clone(),
+            value_from: None,
+        })
+        .collect()
+}
+
+/// mgmt env vars as the prov cluster's name/value pairs. A `valueFrom` has no place in Rancher's
+/// prov type; such a variable keeps its name only.
+fn prov_env_vars(vars: &[EnvVar]) -> Vec<RkeEnvVar> {
+    vars.iter()
+        .map(|v| RkeEnvVar {
+            name: v.name.clone(),
+            value: v.value.clone(),
+        })
+        .collect()
+}
+
 fn annotation<'a>(obj: &'a impl Resource, key: &str) -> Option<&'a String> {
     obj.meta().annotations.as_ref()?.get(key)
 }
@@ -109,7 +132,7 @@ pub fn desired_mgmt_cluster(
         description: annotation(prov, annotations::DESCRIPTION).cloned(),
         internal: Some(false),
         fleet_workspace_name: workspace,
-        agent_env_vars: p.agent_env_vars.clone(),
+        agent_env_vars: p.agent_env_vars.as_deref().map(mgmt_env_vars),
         cluster_agent_deployment_customization: p.cluster_agent_deployment_customization.clone(),
         fleet_agent_deployment_customization: p.fleet_agent_deployment_customization.clone(),
         webhook_deployment_customization: p.webhook_deployment_customization.clone(),
@@ -189,7 +212,7 @@ pub fn desired_legacy_prov_cluster(
             ..ObjectMeta::default()
         },
         spec: ProvClusterSpec {
-            agent_env_vars: m.agent_env_vars.clone(),
+            agent_env_vars: m.agent_env_vars.as_deref().map(prov_env_vars),
             cluster_agent_deployment_customization: m
                 .cluster_agent_deployment_customization
                 .clone(),

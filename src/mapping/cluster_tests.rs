@@ -1,10 +1,12 @@
 use super::*;
 
-use k8s_openapi::api::core::v1::Toleration;
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector, Toleration};
 use serde_json::json;
 
-use crate::api::{AgentDeploymentCustomization, EnvVar, ImportedConfig, MgmtClusterStatus};
-use crate::api::{Condition, ProvClusterStatus};
+use crate::api::{AgentDeploymentCustomization, ImportedConfig, MgmtClusterStatus};
+use crate::api::{
+    Condition, PodDisruptionBudgetSpec, ProvClusterStatus, WebhookDeploymentCustomization,
+};
 
 const PROV_UID: &str = "6c1f6d0c-3f0e-4a53-9d1c-1f2b3c4d5e6f";
 const MGMT_UID: &str = "0b7e2f7a-55aa-4c1e-8e0b-9a8f7e6d5c4b";
@@ -75,10 +77,31 @@ fn tolerating(key: &str) -> AgentDeploymentCustomization {
     }
 }
 
-fn env(name: &str, value: &str) -> EnvVar {
+/// A webhook customization with Rancher's webhook-only fields set: replicas and a budget.
+fn webhook(key: &str) -> WebhookDeploymentCustomization {
+    WebhookDeploymentCustomization {
+        replica_count: Some(3),
+        append_tolerations: tolerating(key).append_tolerations,
+        pod_disruption_budget: Some(PodDisruptionBudgetSpec {
+            min_available: None,
+            max_unavailable: Some("1".into()),
+        }),
+        ..WebhookDeploymentCustomization::default()
+    }
+}
+
+fn prov_env(name: &str, value: &str) -> RkeEnvVar {
+    RkeEnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+    }
+}
+
+fn mgmt_env(name: &str, value: &str) -> EnvVar {
     EnvVar {
         name: name.into(),
         value: Some(value.into()),
+        value_from: None,
     }
 }
 
@@ -400,10 +423,10 @@ fn the_mgmt_spec_copies_name_description_and_customizations_from_the_prov_cluste
     let mut p = prov("fleet-default", "prod", PROV_UID);
     p.metadata.annotations = Some(map(&[(annotations::DESCRIPTION, "the production cluster")]));
     p.spec = ProvClusterSpec {
-        agent_env_vars: Some(vec![env("HTTP_PROXY", "http://proxy:3128")]),
+        agent_env_vars: Some(vec![prov_env("HTTP_PROXY", "http://proxy:3128")]),
         cluster_agent_deployment_customization: Some(tolerating("cluster-agent")),
         fleet_agent_deployment_customization: Some(tolerating("fleet-agent")),
-        webhook_deployment_customization: Some(tolerating("webhook")),
+        webhook_deployment_customization: Some(webhook("webhook")),
         ..ProvClusterSpec::default()
     };
     assert_eq!(
@@ -413,10 +436,10 @@ fn the_mgmt_spec_copies_name_description_and_customizations_from_the_prov_cluste
             description: Some("the production cluster".into()),
             internal: Some(false),
             fleet_workspace_name: Some("fleet-default".into()),
-            agent_env_vars: Some(vec![env("HTTP_PROXY", "http://proxy:3128")]),
+            agent_env_vars: Some(vec![mgmt_env("HTTP_PROXY", "http://proxy:3128")]),
             cluster_agent_deployment_customization: Some(tolerating("cluster-agent")),
             fleet_agent_deployment_customization: Some(tolerating("fleet-agent")),
-            webhook_deployment_customization: Some(tolerating("webhook")),
+            webhook_deployment_customization: Some(webhook("webhook")),
             imported_config: None,
         }
     );
@@ -514,7 +537,7 @@ fn a_provisioned_prov_cluster_is_the_source_of_truth_for_an_existing_mgmt_cluste
     existing.spec.display_name = Some("renamed on the mgmt side".into());
     existing.spec.description = Some("old".into());
     existing.spec.fleet_agent_deployment_customization = Some(tolerating("from-mgmt"));
-    existing.spec.agent_env_vars = Some(vec![env("A", "1")]);
+    existing.spec.agent_env_vars = Some(vec![mgmt_env("A", "1")]);
 
     let spec = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing)).spec;
     assert_eq!(spec.display_name.as_deref(), Some("prod"));
@@ -531,10 +554,10 @@ fn an_imported_prov_cluster_keeps_the_mgmt_values_and_fills_only_missing_ones() 
     let mut p = prov("fleet-default", "prod", PROV_UID);
     p.metadata.annotations = Some(map(&[(annotations::DESCRIPTION, "from prov")]));
     p.spec = ProvClusterSpec {
-        agent_env_vars: Some(vec![env("FROM", "prov")]),
+        agent_env_vars: Some(vec![prov_env("FROM", "prov")]),
         cluster_agent_deployment_customization: Some(tolerating("prov-cluster-agent")),
         fleet_agent_deployment_customization: Some(tolerating("prov-fleet-agent")),
-        webhook_deployment_customization: Some(tolerating("prov-webhook")),
+        webhook_deployment_customization: Some(webhook("prov-webhook")),
         ..ProvClusterSpec::default()
     };
     let existing = MgmtCluster {
@@ -543,7 +566,7 @@ fn an_imported_prov_cluster_keeps_the_mgmt_values_and_fills_only_missing_ones() 
             description: None,
             internal: None,
             fleet_workspace_name: Some("team-b".into()),
-            agent_env_vars: Some(vec![env("FROM", "mgmt")]),
+            agent_env_vars: Some(vec![mgmt_env("FROM", "mgmt")]),
             cluster_agent_deployment_customization: None,
             fleet_agent_deployment_customization: Some(tolerating("mgmt-fleet-agent")),
             webhook_deployment_customization: None,
@@ -561,10 +584,10 @@ fn an_imported_prov_cluster_keeps_the_mgmt_values_and_fills_only_missing_ones() 
             description: Some("from prov".into()),
             internal: Some(false),
             fleet_workspace_name: Some("team-b".into()),
-            agent_env_vars: Some(vec![env("FROM", "mgmt")]),
+            agent_env_vars: Some(vec![mgmt_env("FROM", "mgmt")]),
             cluster_agent_deployment_customization: Some(tolerating("prov-cluster-agent")),
             fleet_agent_deployment_customization: Some(tolerating("mgmt-fleet-agent")),
-            webhook_deployment_customization: Some(tolerating("prov-webhook")),
+            webhook_deployment_customization: Some(webhook("prov-webhook")),
             // Not drover's field: never part of a desired mgmt cluster.
             imported_config: None,
         }
@@ -842,10 +865,10 @@ fn a_legacy_prov_cluster_of_a_mgmt_cluster_without_display_name_has_an_empty_dis
 fn a_legacy_prov_cluster_copies_the_customizations_and_has_no_rke_config() {
     let mut m = mgmt("c-ab12c", Some("fleet-default"));
     m.spec = MgmtClusterSpec {
-        agent_env_vars: Some(vec![env("HTTPS_PROXY", "http://proxy:3128")]),
+        agent_env_vars: Some(vec![mgmt_env("HTTPS_PROXY", "http://proxy:3128")]),
         cluster_agent_deployment_customization: Some(tolerating("cluster-agent")),
         fleet_agent_deployment_customization: Some(tolerating("fleet-agent")),
-        webhook_deployment_customization: Some(tolerating("webhook")),
+        webhook_deployment_customization: Some(webhook("webhook")),
         imported_config: Some(ImportedConfig {
             private_registry_url: Some("registry.example.com".into()),
             private_registry_pull_secrets: Some(vec!["pull".into()]),
@@ -857,11 +880,138 @@ fn a_legacy_prov_cluster_copies_the_customizations_and_has_no_rke_config() {
         ProvClusterSpec {
             kubernetes_version: None,
             rke_config: None,
-            agent_env_vars: Some(vec![env("HTTPS_PROXY", "http://proxy:3128")]),
+            agent_env_vars: Some(vec![prov_env("HTTPS_PROXY", "http://proxy:3128")]),
             cluster_agent_deployment_customization: Some(tolerating("cluster-agent")),
             fleet_agent_deployment_customization: Some(tolerating("fleet-agent")),
-            webhook_deployment_customization: Some(tolerating("webhook")),
+            webhook_deployment_customization: Some(webhook("webhook")),
         }
+    );
+}
+
+/// Rancher's webhook customization as a user writes it, every field set.
+fn webhook_json() -> serde_json::Value {
+    json!({
+        "replicaCount": 3,
+        "appendTolerations": [{"key": "webhook", "operator": "Exists", "effect": "NoSchedule"}],
+        "overrideAffinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "role", "operator": "In", "values": ["infra"]}
+            ]}]
+        }}},
+        "overrideResourceRequirements": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+        "podDisruptionBudget": {"minAvailable": "50%"}
+    })
+}
+
+#[test]
+fn every_webhook_customization_field_survives_the_copy_to_the_mgmt_cluster() {
+    let p: ProvCluster = serde_json::from_value(json!({
+        "apiVersion": "provisioning.cattle.io/v1",
+        "kind": "Cluster",
+        "metadata": {"name": "prod", "namespace": "fleet-default", "uid": PROV_UID},
+        "spec": {"webhookDeploymentCustomization": webhook_json()}
+    }))
+    .expect("prov cluster");
+    let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", None);
+    let spec = serde_json::to_value(&desired.spec).expect("json");
+    assert_eq!(spec["webhookDeploymentCustomization"], webhook_json());
+}
+
+#[test]
+fn an_imported_prov_cluster_fills_a_missing_mgmt_webhook_customization_whole() {
+    let mut p = prov("fleet-default", "prod", PROV_UID);
+    p.spec.webhook_deployment_customization = Some(webhook("prov-webhook"));
+    let existing = mgmt("c-m-abcdefgh", Some("fleet-default"));
+    let spec = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing)).spec;
+    let copied = spec.webhook_deployment_customization.expect("copied");
+    assert_eq!(copied.replica_count, Some(3));
+    assert_eq!(
+        copied.pod_disruption_budget.and_then(|b| b.max_unavailable),
+        Some("1".into())
+    );
+}
+
+#[test]
+fn every_webhook_customization_field_survives_the_copy_to_a_legacy_prov_cluster() {
+    let m: MgmtCluster = serde_json::from_value(json!({
+        "apiVersion": "management.cattle.io/v3",
+        "kind": "Cluster",
+        "metadata": {"name": "c-ab12c", "uid": MGMT_UID},
+        "spec": {
+            "displayName": "legacy",
+            "fleetWorkspaceName": "fleet-default",
+            "webhookDeploymentCustomization": webhook_json()
+        }
+    }))
+    .expect("mgmt cluster");
+    let desired = desired_legacy_prov_cluster(&m, "fleet-default", None);
+    let spec = serde_json::to_value(&desired.spec).expect("json");
+    assert_eq!(spec["webhookDeploymentCustomization"], webhook_json());
+}
+
+#[test]
+fn prov_env_vars_become_kubernetes_env_vars_on_the_mgmt_cluster() {
+    let mut p = prov("fleet-default", "prod", PROV_UID);
+    p.spec.agent_env_vars = Some(vec![
+        prov_env("HTTP_PROXY", "http://proxy:3128"),
+        RkeEnvVar {
+            name: "EMPTY".into(),
+            value: None,
+        },
+    ]);
+    let spec =
+        serde_json::to_value(desired_mgmt_cluster(&p, "c-m-abcdefgh", None).spec).expect("json");
+    assert_eq!(
+        spec["agentEnvVars"],
+        json!([{"name": "HTTP_PROXY", "value": "http://proxy:3128"}, {"name": "EMPTY"}])
+    );
+}
+
+#[test]
+fn a_mgmt_env_var_from_a_secret_keeps_only_its_name_on_the_legacy_prov_cluster() {
+    // Rancher's prov type has no valueFrom; the prov copy of a legacy cluster is for display.
+    let mut m = mgmt("c-ab12c", Some("fleet-default"));
+    m.spec.agent_env_vars = Some(vec![
+        mgmt_env("A", "1"),
+        EnvVar {
+            name: "TOKEN".into(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: "agent".into(),
+                    key: "token".into(),
+                    optional: None,
+                }),
+                ..EnvVarSource::default()
+            }),
+        },
+    ]);
+    let spec = desired_legacy_prov_cluster(&m, "fleet-default", None).spec;
+    assert_eq!(
+        spec.agent_env_vars,
+        Some(vec![
+            prov_env("A", "1"),
+            RkeEnvVar {
+                name: "TOKEN".into(),
+                value: None,
+            },
+        ])
+    );
+}
+
+#[test]
+fn a_prov_env_var_without_a_name_is_read_as_rancher_allows_it() {
+    let p: ProvCluster = serde_json::from_value(json!({
+        "metadata": {"name": "prod", "namespace": "fleet-default"},
+        "spec": {"agentEnvVars": [{"value": "x"}]}
+    }))
+    .expect("Rancher's schema does not require a name");
+    assert_eq!(
+        p.spec.agent_env_vars,
+        Some(vec![RkeEnvVar {
+            name: String::new(),
+            value: Some("x".into()),
+        }])
     );
 }
 
@@ -872,7 +1022,7 @@ fn edits_on_the_mgmt_side_flow_to_the_legacy_prov_cluster() {
     let existing = ProvCluster {
         spec: ProvClusterSpec {
             fleet_agent_deployment_customization: Some(tolerating("old")),
-            agent_env_vars: Some(vec![env("OLD", "1")]),
+            agent_env_vars: Some(vec![prov_env("OLD", "1")]),
             ..ProvClusterSpec::default()
         },
         ..prov("fleet-default", "c-ab12c", PROV_UID)

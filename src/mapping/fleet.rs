@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Node, NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm,
+    Affinity, LocalObjectReference, Node, NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm,
     PreferredSchedulingTerm, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -129,7 +129,8 @@ pub fn control_plane_tolerations(nodes: &[&Node]) -> Vec<Toleration> {
     sorted_tolerations(tolerations)
 }
 
-fn pull_secrets(mgmt_name: &str, registry: Option<&str>, mgmt: &MgmtCluster) -> Vec<String> {
+/// Names of the pull secrets the fleet-agent gets (§C6).
+fn pull_secret_names(mgmt_name: &str, registry: Option<&str>, mgmt: &MgmtCluster) -> Vec<String> {
     if !is_legacy_name(mgmt_name) || registry.is_none() {
         return Vec::new();
     }
@@ -152,6 +153,18 @@ fn pull_secrets(mgmt_name: &str, registry: Option<&str>, mgmt: &MgmtCluster) -> 
             }
             format!("{base}{MANAGED_PULL_SECRET_SUFFIX}")
         })
+        .collect()
+}
+
+/// `spec.agentPullSecrets` in Fleet's type: local object references, `[{name: ...}]`.
+fn pull_secrets(
+    mgmt_name: &str,
+    registry: Option<&str>,
+    mgmt: &MgmtCluster,
+) -> Vec<LocalObjectReference> {
+    pull_secret_names(mgmt_name, registry, mgmt)
+        .into_iter()
+        .map(|name| LocalObjectReference { name })
         .collect()
 }
 

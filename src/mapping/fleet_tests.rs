@@ -1,15 +1,16 @@
 use super::*;
 
 use k8s_openapi::api::core::v1::{
-    NodeSpec, PodAffinityTerm, PodAntiAffinity, ResourceRequirements, Taint,
+    EnvVar, EnvVarSource, NodeSpec, ObjectFieldSelector, PodAffinityTerm, PodAntiAffinity,
+    ResourceRequirements, Taint,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde_json::json;
 
 use crate::api::{
-    AgentDeploymentCustomization, AgentSchedulingCustomization, Condition, EnvVar, ImportedConfig,
+    AgentDeploymentCustomization, AgentSchedulingCustomization, Condition, ImportedConfig,
     MgmtClusterSpec, MgmtClusterStatus, PodDisruptionBudgetSpec, PriorityClassSpec,
-    ProvClusterSpec, ProvClusterStatus,
+    ProvClusterSpec, ProvClusterStatus, RkeEnvVar,
 };
 use crate::consts::annotations;
 use crate::mapping::meta::OwnerMarks;
@@ -573,7 +574,7 @@ fn only_the_internal_cluster_gets_the_local_agent_namespace() {
 #[test]
 fn agent_env_vars_come_from_the_mgmt_cluster() {
     let mut p = prov("fleet-default", "prod", "c-m-abcdefgh");
-    p.spec.agent_env_vars = Some(vec![EnvVar {
+    p.spec.agent_env_vars = Some(vec![RkeEnvVar {
         name: "FROM".into(),
         value: Some("prov".into()),
     }]);
@@ -581,13 +582,40 @@ fn agent_env_vars_come_from_the_mgmt_cluster() {
     m.spec.agent_env_vars = Some(vec![EnvVar {
         name: "FROM".into(),
         value: Some("mgmt".into()),
+        value_from: None,
     }]);
     assert_eq!(
         desired(&p, &m).spec.agent_env_vars,
         Some(vec![EnvVar {
             name: "FROM".into(),
-            value: Some("mgmt".into())
+            value: Some("mgmt".into()),
+            value_from: None,
         }])
+    );
+}
+
+#[test]
+fn an_agent_env_var_from_a_field_reaches_fleet_whole() {
+    // mgmt and Fleet clusters both carry Kubernetes' EnvVar: a valueFrom is not lost on the way.
+    let from_node = EnvVar {
+        name: "NODE".into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                api_version: None,
+                field_path: "spec.nodeName".into(),
+            }),
+            ..EnvVarSource::default()
+        }),
+    };
+    let mut m = mgmt("c-m-abcdefgh", "fleet-default");
+    m.spec.agent_env_vars = Some(vec![from_node]);
+    let spec =
+        serde_json::to_value(desired(&prov("fleet-default", "prod", "c-m-abcdefgh"), &m).spec)
+            .expect("json");
+    assert_eq!(
+        spec["agentEnvVars"],
+        json!([{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}])
     );
 }
 
@@ -846,7 +874,7 @@ fn a_prov_priority_class_or_disruption_budget_is_the_agent_scheduling_customizat
     let m = mgmt("c-m-abcdefgh", "fleet-default");
     let priority = AgentSchedulingCustomization {
         priority_class: Some(PriorityClassSpec {
-            value: 1_000_000,
+            value: Some(1_000_000),
             preemption_policy: Some("PreemptLowerPriority".into()),
         }),
         pod_disruption_budget: None,
@@ -882,7 +910,7 @@ fn the_scheduling_customization_comes_from_the_prov_cluster_not_the_mgmt_cluster
         AgentDeploymentCustomization {
             scheduling_customization: Some(AgentSchedulingCustomization {
                 priority_class: Some(PriorityClassSpec {
-                    value: 5,
+                    value: Some(5),
                     preemption_policy: None,
                 }),
                 pod_disruption_budget: None,
@@ -958,6 +986,16 @@ fn without_any_registry_there_is_no_private_repo_url() {
     assert_eq!(f.spec.private_repo_url, None);
 }
 
+/// Fleet's `agentPullSecrets` entries for these secret names.
+fn secret_refs(names: &[&str]) -> Vec<LocalObjectReference> {
+    names
+        .iter()
+        .map(|n| LocalObjectReference {
+            name: n.to_string(),
+        })
+        .collect()
+}
+
 #[test]
 fn a_non_legacy_cluster_gets_no_pull_secrets() {
     let p = prov("fleet-default", "prod", "c-m-abcdefgh");
@@ -986,7 +1024,7 @@ fn the_local_cluster_uses_its_pull_secrets_unchanged() {
     );
     assert_eq!(
         desired(&p, &m).spec.agent_pull_secrets,
-        Some(vec!["regcred".to_string(), "other".to_string()])
+        Some(secret_refs(&["regcred", "other"]))
     );
 }
 
@@ -1000,10 +1038,10 @@ fn a_legacy_cluster_uses_rancher_managed_copies_of_its_pull_secrets() {
     );
     assert_eq!(
         desired(&p, &m).spec.agent_pull_secrets,
-        Some(vec![
-            "regcred-rancher-managed-pull-secret".to_string(),
-            "other-rancher-managed-pull-secret".to_string(),
-        ])
+        Some(secret_refs(&[
+            "regcred-rancher-managed-pull-secret",
+            "other-rancher-managed-pull-secret",
+        ]))
     );
 }
 
@@ -1025,6 +1063,36 @@ fn a_legacy_cluster_without_pull_secrets_gets_none() {
 }
 
 #[test]
+fn agent_pull_secrets_are_written_as_fleets_object_references() {
+    let p = prov("fleet-default", "c-ab12c", "c-ab12c");
+    let m = with_imported_config(
+        mgmt("c-ab12c", "fleet-default"),
+        Some("mgmt.example.com"),
+        &["regcred", "other"],
+    );
+    let spec = serde_json::to_value(desired(&p, &m).spec).expect("json");
+    assert_eq!(
+        spec["agentPullSecrets"],
+        json!([
+            {"name": "regcred-rancher-managed-pull-secret"},
+            {"name": "other-rancher-managed-pull-secret"}
+        ])
+    );
+    let local = with_imported_config(local_mgmt(), Some("mgmt.example.com"), &["regcred"]);
+    let spec = serde_json::to_value(desired(&prov("fleet-local", "local", "local"), &local).spec)
+        .expect("json");
+    assert_eq!(spec["agentPullSecrets"], json!([{"name": "regcred"}]));
+}
+
+#[test]
+fn no_agent_pull_secrets_are_written_as_an_empty_list() {
+    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let spec = serde_json::to_value(desired(&p, &mgmt("c-m-abcdefgh", "fleet-default")).spec)
+        .expect("json");
+    assert_eq!(spec["agentPullSecrets"], json!([]));
+}
+
+#[test]
 fn managed_pull_secret_names_are_kept_within_63_characters() {
     let long = format!("{}-{}", "a".repeat(34), "b".repeat(30));
     let p = prov("fleet-default", "c-ab12c", "c-ab12c");
@@ -1038,7 +1106,7 @@ fn managed_pull_secret_names_are_kept_within_63_characters() {
         .agent_pull_secrets
         .expect("pull secrets");
     assert_eq!(secrets.len(), 1);
-    let name = &secrets[0];
+    let name = &secrets[0].name;
     assert!(name.len() <= 63, "{name} has {} characters", name.len());
     let base = name
         .strip_suffix(MANAGED_PULL_SECRET_SUFFIX)
@@ -1061,8 +1129,13 @@ fn a_pull_secret_name_that_fits_is_not_truncated() {
         .spec
         .agent_pull_secrets
         .expect("pull secrets");
-    assert_eq!(secrets, vec![format!("{fits}{MANAGED_PULL_SECRET_SUFFIX}")]);
-    assert_eq!(secrets[0].len(), 63);
+    assert_eq!(
+        secrets,
+        vec![LocalObjectReference {
+            name: format!("{fits}{MANAGED_PULL_SECRET_SUFFIX}")
+        }]
+    );
+    assert_eq!(secrets[0].name.len(), 63);
 }
 
 // desired_fleet_cluster: ownership of fields
