@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# make demo: drover's main job on a local control plane.
+# make demo: drover's main job on local control planes, with the real Fleet.
 #
-# Starts a control plane (kube-apiserver, etcd, kube-controller-manager; drover's CRDs installed),
-# installs the chart's ServiceAccount, RBAC and admission policies, runs drover as that
-# ServiceAccount, creates a small estate (two workspaces, a provisioning cluster, an imported
-# legacy cluster; drover bootstraps the local cluster), plays the cluster agent and the
-# provisioner for it, waits until every cluster surfaces in Fleet and prints `drover inspect`.
-# Then it waits: explore with kubectl, Ctrl-C stops every process it started (by saved PID).
+# Starts the upstream control plane (Rancher's local cluster: kube-apiserver, etcd,
+# kube-controller-manager; drover's and Fleet's CRDs installed; fleet-controller's three
+# processes) and two downstream control planes (`dev`, `c-7x2kq`), installs the chart's
+# ServiceAccount, RBAC and admission policies, runs drover as that ServiceAccount, creates a small
+# estate (two workspaces, a provisioning cluster, an imported legacy cluster; drover bootstraps
+# the local cluster), plays the cluster agent and the provisioner for it (kubeconfig secrets that
+# point at the downstreams), waits until Fleet has imported every cluster and their fleet-agents
+# run, deploys a sample Bundle to each workspace, and prints the Fleet clusters with their bundles
+# ready and `drover inspect`. Then it waits: explore with kubectl, Ctrl-C stops every process it
+# started (by saved PID).
 #
-# Needs Rust and Go. The first run builds the control plane (tens of minutes) and helm (minutes);
+# Needs Rust and Go. The first run builds the control plane and Fleet (minutes each) and helm;
 # kubectl is taken from PATH, or built from the control plane's pinned Kubernetes module.
 set -euo pipefail
 
@@ -137,7 +141,7 @@ kubectl_bin() {
 }
 
 # ---- binaries ---------------------------------------------------------------------------------
-say "building or reusing the control plane, drover and kubectl"
+say "building or reusing the control plane, Fleet, drover and kubectl"
 DROVER_CONTROLPLANE_BIN=$("$scripts/build-controlplane.sh")
 DROVER_FLEET_BIN=$("$scripts/build-fleet.sh")
 export DROVER_CONTROLPLANE_BIN DROVER_FLEET_BIN
@@ -148,16 +152,21 @@ kubectl=$(kubectl_bin)
 helm=$("$scripts/install-tools.sh" helm)
 
 # ---- control plane ----------------------------------------------------------------------------
-say "starting the control plane"
-"$target/debug/controlplane" >"$work/controlplane.out" 2>"$work/controlplane.log" &
+say "starting the control planes (upstream with Fleet's controllers; downstreams dev and c-7x2kq)"
+"$target/debug/controlplane" --fleet --downstream dev --downstream c-7x2kq \
+  >"$work/controlplane.out" 2>"$work/controlplane.log" &
 controlplane_pid=$!
 for ((i = 0; i < 600; i++)); do
-  [ -s "$work/controlplane.out" ] && break
+  [ "$(wc -l <"$work/controlplane.out")" -ge 3 ] && break
   alive "$controlplane_pid" || { tail_log "$work/controlplane.log"; fail "the control plane did not start"; }
   sleep 0.5
 done
 kubeconfig=$(head -n 1 "$work/controlplane.out")
 [ -n "$kubeconfig" ] || fail "the control plane printed no kubeconfig"
+downstream_kubeconfig() { awk -v n="$1" '$1 == n { print $2 }' "$work/controlplane.out"; }
+dev_kubeconfig=$(downstream_kubeconfig dev)
+legacy_kubeconfig=$(downstream_kubeconfig c-7x2kq)
+[ -n "$dev_kubeconfig" ] && [ -n "$legacy_kubeconfig" ] || fail "the downstream control planes printed no kubeconfig"
 export KUBECONFIG="$kubeconfig"
 grep -m 1 "control plane ready" "$work/controlplane.log" >&2 || true
 
@@ -248,20 +257,56 @@ done
 for ns in team-a fleet-local; do
   wait_for "namespace $ns" 30 "$kubectl" get namespace "$ns"
 done
-for secret in fleet-default/dev fleet-local/local team-a/c-7x2kq; do
-  "$kubectl" -n "${secret%/*}" create secret generic "${secret#*/}-kubeconfig" \
-    --from-literal=value=not-a-real-kubeconfig >&2
-done
+"$kubectl" -n fleet-default create secret generic dev-kubeconfig --from-file=value="$dev_kubeconfig" >&2
+"$kubectl" -n fleet-local create secret generic local-kubeconfig --from-file=value="$kubeconfig" >&2
+"$kubectl" -n team-a create secret generic c-7x2kq-kubeconfig --from-file=value="$legacy_kubeconfig" >&2
 
 say "waiting for every cluster to surface in Fleet"
 for fleet in fleet-default/dev team-a/c-7x2kq fleet-local/local; do
   wait_for "fleet cluster $fleet" 60 "$kubectl" -n "${fleet%/*}" get clusters.fleet.cattle.io "${fleet#*/}"
 done
 
+say "deploying a sample Bundle (one ConfigMap) to every cluster of each workspace"
+for ws in fleet-default team-a fleet-local; do
+  "$kubectl" apply -f - >&2 <<EOF
+apiVersion: fleet.cattle.io/v1alpha1
+kind: Bundle
+metadata:
+  name: hello
+  namespace: $ws
+spec:
+  defaultNamespace: hello
+  resources:
+  - name: hello.yaml
+    content: |
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: hello
+      data:
+        workspace: $ws
+  targets:
+  - clusterSelector: {}
+EOF
+done
+
+say "waiting for Fleet: imports, fleet-agents registering, bundles ready (about a minute)"
+bundles_ready() {
+  [ "$("$kubectl" -n "${1%/*}" get clusters.fleet.cattle.io "${1#*/}" -o jsonpath='{.status.display.readyBundles}')" = "1/1" ]
+}
+for fleet in fleet-default/dev team-a/c-7x2kq fleet-local/local; do
+  wait_for "fleet cluster $fleet to have its bundle ready" 300 bundles_ready "$fleet"
+done
+
 say "kubectl get clusters.provisioning.cattle.io,clusters.fleet.cattle.io -A"
 "$kubectl" get clusters.provisioning.cattle.io -A
 echo
 "$kubectl" get clusters.fleet.cattle.io -A
+say "what Fleet deployed: ConfigMap hello/hello on each cluster (data.workspace)"
+for cluster in "local $kubeconfig" "dev $dev_kubeconfig" "c-7x2kq $legacy_kubeconfig"; do
+  printf '%-8s %s\n' "${cluster%% *}" \
+    "$("$kubectl" --kubeconfig "${cluster#* }" -n hello get configmap hello -o jsonpath='{.data.workspace}')"
+done
 say "drover inspect"
 "$drover" inspect || true
 
@@ -270,7 +315,9 @@ cat >&2 <<EOF
 drover runs as the leader (log: $work/drover.log, metrics: http://127.0.0.1:$port/metrics).
 Explore with kubectl:
 
-    export KUBECONFIG=$kubeconfig
+    export KUBECONFIG=$kubeconfig                # upstream (local)
+    kubectl --kubeconfig $dev_kubeconfig ...     # downstream dev
+    kubectl --kubeconfig $legacy_kubeconfig ...  # downstream c-7x2kq
 
 Press Ctrl-C to stop drover and the control plane.
 EOF

@@ -62,6 +62,15 @@ impl Drop for Running {
         }
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
+            // Kept for a post-mortem when asked (renamed so later starts do not remove it).
+            if std::env::var_os("DROVER_KEEP_TEST_DIRS").is_some() {
+                let kept = path.with_file_name(format!("drover-kept-{}", random_hex(4)));
+                match std::fs::rename(dir.keep(), &kept) {
+                    Ok(()) => eprintln!("kept {}", kept.display()),
+                    Err(e) => eprintln!("keeping {}: {e}", path.display()),
+                }
+                return;
+            }
             if let Err(e) = dir.close() {
                 tracing::warn!("removing {}: {e}", path.display());
             }
@@ -189,9 +198,7 @@ impl TestEnv {
         Ok(())
     }
 
-    /// Starts a process beside this control plane (Fleet's controllers and agents in the
-    /// end-to-end test), logged to `<name>.log` in the control plane's directory and stopped with
-    /// it, before its API server. Returns the log's path.
+    /// Starts a process beside this control plane, see [`Processes::start`].
     pub fn start_process(
         &self,
         name: &'static str,
@@ -199,15 +206,23 @@ impl TestEnv {
         args: &[String],
         env: &[(String, String)],
     ) -> Result<PathBuf> {
-        let log = self.dir.join(format!("{name}.log"));
-        let component = Component::spawn_with_env(name, program, args, env, log.clone())?;
-        match process::lock(&self.running).as_mut() {
-            Some(running) => {
-                running.components.push(component);
-                Ok(log)
-            }
-            None => bail!("the control plane was stopped"),
+        self.processes().start(name, program, args, env)
+    }
+
+    /// A handle that starts and stops processes beside this control plane, usable from tasks
+    /// that outlive a borrow of it.
+    pub fn processes(&self) -> Processes {
+        Processes {
+            running: self.running.clone(),
+            dir: self.dir.clone(),
+            server_url: self.server_url.clone(),
         }
+    }
+
+    /// The last lines of every component's log (the control plane's and those of
+    /// [`TestEnv::start_process`]), to explain a failure.
+    pub fn log_tails(&self) -> String {
+        component_logs(&self.running)
     }
 
     /// The CA bundle of the API server's serving certificate (PEM).
@@ -229,33 +244,12 @@ impl TestEnv {
 
     /// A token for an existing service account, from the TokenRequest API (valid for one hour).
     pub async fn token_for_service_account(&self, namespace: &str, name: &str) -> Result<String> {
-        let api: Api<ServiceAccount> = Api::namespaced(self.client()?, namespace);
-        let request = TokenRequest {
-            spec: Some(TokenRequestSpec {
-                expiration_seconds: Some(3600),
-                ..TokenRequestSpec::default()
-            }),
-            ..TokenRequest::default()
-        };
-        let response = api
-            .create_token_request(name, &PostParams::default(), &request)
-            .await
-            .with_context(|| {
-                format!("requesting a token for service account {namespace}/{name}")
-            })?;
-        response
-            .status
-            .and_then(|s| s.token)
-            .ok_or_else(|| anyhow!("the TokenRequest for {namespace}/{name} has no token"))
+        token_for_service_account(&self.client()?, namespace, name).await
     }
 
     /// Writes a kubeconfig authenticating with `token` and returns its path.
     pub fn kubeconfig_for_token(&self, token: &str) -> Result<PathBuf> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.join(format!("kubeconfig-{n}.yaml"));
-        write_private(&path, &kubeconfig_yaml(&self.server_url, token))?;
-        Ok(path)
+        self.processes().kubeconfig_for_token(token)
     }
 
     /// A client authenticating with `token`.
@@ -275,6 +269,86 @@ impl TestEnv {
     pub async fn apply_yaml_str(&self, yaml: &str) -> Result<Vec<DynamicObject>> {
         crate::apply::apply_yaml_str(&self.client()?, yaml).await
     }
+}
+
+/// Processes beside a control plane (Fleet's controllers and agents in the end-to-end test): each
+/// is logged to `<name>.log` in the control plane's directory (appended to across restarts) and
+/// stopped with the control plane, before its API server.
+#[derive(Clone)]
+pub struct Processes {
+    running: Slot<Running>,
+    dir: PathBuf,
+    server_url: String,
+}
+
+impl Processes {
+    /// Starts `program` as `name`; returns its log's path.
+    pub fn start(
+        &self,
+        name: &'static str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<PathBuf> {
+        let log = self.dir.join(format!("{name}.log"));
+        let component = Component::spawn_with_env(name, program, args, env, log.clone())?;
+        match process::lock(&self.running).as_mut() {
+            Some(running) => {
+                running.components.push(component);
+                Ok(log)
+            }
+            None => bail!("the control plane was stopped"),
+        }
+    }
+
+    /// Stops every process started as `name` (SIGTERM, then SIGKILL after a grace period).
+    pub fn stop(&self, name: &str) {
+        let stopped: Vec<Component> = match process::lock(&self.running).as_mut() {
+            Some(running) => {
+                let (stopped, kept) = std::mem::take(&mut running.components)
+                    .into_iter()
+                    .partition(|c| c.name() == name);
+                running.components = kept;
+                stopped
+            }
+            None => Vec::new(),
+        };
+        // Dropping a component stops it; outside the lock, as that may take seconds.
+        drop(stopped);
+    }
+
+    /// Writes a kubeconfig for this control plane authenticating with `token`; returns its path.
+    pub fn kubeconfig_for_token(&self, token: &str) -> Result<PathBuf> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("kubeconfig-{n}.yaml"));
+        write_private(&path, &kubeconfig_yaml(&self.server_url, token))?;
+        Ok(path)
+    }
+}
+
+/// A token for an existing service account, from the TokenRequest API (valid for one hour).
+pub async fn token_for_service_account(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<String> {
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        }),
+        ..TokenRequest::default()
+    };
+    let response = api
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .with_context(|| format!("requesting a token for service account {namespace}/{name}"))?;
+    response
+        .status
+        .and_then(|s| s.token)
+        .ok_or_else(|| anyhow!("the TokenRequest for {namespace}/{name} has no token"))
 }
 
 /// See [`TestEnv::unique_name`].
@@ -331,8 +405,8 @@ pub fn installed_crd_files() -> Result<Vec<PathBuf>> {
 pub fn crds_in(files: &[PathBuf]) -> Result<Vec<CustomResourceDefinition>> {
     let mut crds = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         for doc in
             crate::apply::documents(&text).with_context(|| format!("parsing {}", file.display()))?
         {

@@ -26,8 +26,8 @@ mod process;
 
 pub use apply::{FIELD_MANAGER, documents};
 pub use controlplane::{
-    TestEnv, binaries_dir, crd_files, crds, crds_in, fleet_crd_file, fleet_dir,
-    installed_crd_files, repo_root, unique_name,
+    Processes, TestEnv, binaries_dir, crd_files, crds, crds_in, fleet_crd_file, fleet_dir,
+    installed_crd_files, repo_root, token_for_service_account, unique_name,
 };
 pub use drover::{
     CONVERGE, Drover, DroverChild, drover_binary, eventually, spawn_drover, test_config,

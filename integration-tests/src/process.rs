@@ -51,7 +51,11 @@ impl Component {
         env: &[(String, String)],
         log: PathBuf,
     ) -> Result<Self> {
-        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let out = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("opening {}", log.display()))?;
         let err = out
             .try_clone()
             .with_context(|| format!("duplicating the handle of {}", log.display()))?;

@@ -112,17 +112,29 @@ async fn configmap(client: &Client, name: &str) -> Result<Option<ConfigMap>> {
 async fn fleet_imports_the_clusters_drover_surfaces_and_deploys_to_each() -> Result<()> {
     let upstream = TestEnv::start().await?;
     let downstream = TestEnv::start().await?;
+    let result = pipeline(&upstream, &downstream).await;
+    if result.is_err() {
+        eprintln!(
+            "upstream logs:\n{}\ndownstream logs:\n{}",
+            upstream.log_tails(),
+            downstream.log_tails()
+        );
+    }
+    result
+}
+
+async fn pipeline(upstream: &TestEnv, downstream: &TestEnv) -> Result<()> {
     let up = upstream.client()?;
     let down = downstream.client()?;
-    fleet::start_controllers(&upstream).await?;
-    let drover = Drover::start_as_chart(&upstream, test_config(), &[]).await?;
+    fleet::start_controllers(upstream).await?;
+    let drover = Drover::start_as_chart(upstream, test_config(), &[]).await?;
     drover_integration_tests::fixtures::default_workspaces_ready(&up).await?;
 
     // What Rancher's other controllers provide: the local cluster's kubeconfig, a provisioned
     // cluster with its kubeconfig, and its cluster agent's conditions.
-    create_kubeconfig_secret(&up, "fleet-local", "local", &upstream).await?;
+    create_kubeconfig_secret(&up, "fleet-local", "local", upstream).await?;
     create_prov(&up, &prov_cluster("fleet-default", "dev")).await?;
-    create_kubeconfig_secret(&up, "fleet-default", "dev", &downstream).await?;
+    create_kubeconfig_secret(&up, "fleet-default", "dev", downstream).await?;
     let provs: Api<ProvCluster> = Api::namespaced(up.clone(), "fleet-default");
     let mgmt_name = eventually(
         "prov fleet-default/dev to record its mgmt cluster",
@@ -139,8 +151,8 @@ async fn fleet_imports_the_clusters_drover_surfaces_and_deploys_to_each() -> Res
 
     // Fleet's import: an agent Deployment and its bootstrap secret on each cluster, the local
     // cluster's in its own agent namespace.
-    let dev_agent = fleet::wait_for_import(&downstream, FLEET_SYSTEM_NAMESPACE).await?;
-    let local_agent = fleet::wait_for_import(&upstream, LOCAL_AGENT_NAMESPACE).await?;
+    let dev_agent = fleet::wait_for_import(downstream, FLEET_SYSTEM_NAMESPACE).await?;
+    let local_agent = fleet::wait_for_import(upstream, LOCAL_AGENT_NAMESPACE).await?;
     for (client, ns) in [
         (&up, FLEET_SYSTEM_NAMESPACE),
         (&down, LOCAL_AGENT_NAMESPACE),
@@ -152,14 +164,14 @@ async fn fleet_imports_the_clusters_drover_surfaces_and_deploys_to_each() -> Res
         );
     }
     fleet::run_agent(
-        &downstream,
+        downstream,
         FLEET_SYSTEM_NAMESPACE,
         "fleet-agent-dev",
         &dev_agent,
     )
     .await?;
     fleet::run_agent(
-        &upstream,
+        upstream,
         LOCAL_AGENT_NAMESPACE,
         "fleet-agent-local",
         &local_agent,
