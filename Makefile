@@ -23,6 +23,7 @@ fleet-bin: ## Build (or reuse) Fleet's fleetcontroller, fleetagent and fleet CLI
 test: ## Run every test: unit tests, CRD staleness, and the integration suite on a real control plane with the real Fleet
 	export DROVER_CONTROLPLANE_BIN="$$($(CONTROLPLANE_BUILD))" && \
 	export DROVER_FLEET_BIN="$$($(FLEET_BUILD))" && \
+	export DROVER_FLEET_CRDS="$$DROVER_FLEET_BIN/fleet-crds.yaml" && \
 	cargo test --workspace --all-targets
 
 .PHONY: lint

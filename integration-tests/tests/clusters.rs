@@ -813,3 +813,63 @@ async fn without_any_secret_access_the_kubeconfig_convention_is_trusted_once_con
     ensure!(fleet.spec.kube_config_secret.as_deref() == Some("no-secrets-kubeconfig"));
     Ok(())
 }
+
+#[tokio::test]
+async fn private_registry_pull_secrets_reach_fleets_crd_as_object_references() -> Result<()> {
+    let (client, _env) = shared().await?;
+    let name = legacy_name();
+    let mut mgmt = legacy_mgmt_cluster(&name, Some("fleet-default"));
+    mgmt.spec.imported_config = Some(serde_json::from_value(json!({
+        "privateRegistryURL": "registry.example.com:5000",
+        "privateRegistryPullSecrets": ["regcred", "mirror"],
+    }))?);
+    create_mgmt(&client, &mgmt).await?;
+    connect_mgmt(&client, &name).await?;
+    create_kubeconfig_secret(&client, "fleet-default", &name).await?;
+    // Fleet's own CRD types the list as `[{name: …}]`: an apply of plain names is refused.
+    let fleet = eventually("fleet cluster with pull secrets", CONVERGE, || {
+        get_fleet(&client, "fleet-default", &name)
+    })
+    .await?;
+    let spec = serde_json::to_value(&fleet.spec)?;
+    ensure!(
+        spec["agentPullSecrets"]
+            == json!([
+                {"name": "regcred-rancher-managed-pull-secret"},
+                {"name": "mirror-rancher-managed-pull-secret"},
+            ]),
+        "{spec}"
+    );
+    ensure!(
+        spec["privateRepoURL"] == "registry.example.com:5000",
+        "{spec}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn rancher_webhook_customization_fields_survive_the_prov_to_mgmt_copy() -> Result<()> {
+    let (client, env) = shared().await?;
+    let name = env.unique_name("webhook");
+    let mut prov = prov_cluster("fleet-default", &name);
+    prov.spec.rke_config = Some(json!({}));
+    prov.spec.webhook_deployment_customization = Some(serde_json::from_value(json!({
+        "replicaCount": 3,
+        "podDisruptionBudget": {"minAvailable": "1"},
+        "appendTolerations": [{"key": "webhook", "operator": "Exists"}],
+    }))?);
+    create_prov(&client, &prov).await?;
+    let mgmt_name = recorded_mgmt_name(&client, "fleet-default", &name).await?;
+    let mgmt = eventually("mgmt cluster", CONVERGE, || get_mgmt(&client, &mgmt_name)).await?;
+    let copied = serde_json::to_value(&mgmt.spec.webhook_deployment_customization)?;
+    ensure!(copied["replicaCount"] == 3, "{copied}");
+    ensure!(
+        copied["podDisruptionBudget"] == json!({"minAvailable": "1"}),
+        "{copied}"
+    );
+    ensure!(
+        copied["appendTolerations"] == json!([{"key": "webhook", "operator": "Exists"}]),
+        "{copied}"
+    );
+    Ok(())
+}
