@@ -3,6 +3,7 @@
 //! created is looked for live, so one that appeared a moment ago is never taken over.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
@@ -23,6 +24,23 @@ impl Context {
             name: name.to_string(),
             source: Box::new(source),
         })
+    }
+
+    /// `cached`, or when the cache holds none, the object `name` as the API server has it now:
+    /// before creating an object, so that one that appeared a moment ago is never taken over.
+    pub async fn cached_or_live<K>(
+        &self,
+        cached: Option<Arc<K>>,
+        api: &Api<K>,
+        name: &str,
+    ) -> Result<Option<Arc<K>>, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        match cached {
+            Some(cached) => Ok(Some(cached)),
+            None => Ok(self.get_live(api, name).await?.map(Arc::new)),
+        }
     }
 
     /// Deletes `name` only if, read live, it exists, is not being deleted yet and `still` holds

@@ -60,12 +60,8 @@ pub async fn own_counterpart(
         return Ok(Counterpart::Refused(NAME_REFUSED, message));
     }
     let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
-    let existing = match ctx.stores.mgmt.get(&ObjectRef::new(mgmt_name)) {
-        Some(cached) => Some(cached),
-        // About to create it: looked for live, so one that appeared a moment ago is never
-        // taken over.
-        None => ctx.get_live(&mgmts, mgmt_name).await?.map(Arc::new),
-    };
+    let cached = ctx.stores.mgmt.get(&ObjectRef::new(mgmt_name));
+    let existing = ctx.cached_or_live(cached, &mgmts, mgmt_name).await?;
     match existing.as_deref().map(|m| claim(prov, m)) {
         Some(Claim::Foreign(message)) => {
             return Ok(Counterpart::Refused("MgmtClusterClaimed", message));

@@ -1,7 +1,5 @@
 //! The fleet cluster of a prov cluster (§C6), its moves (§C8) and the local ClusterGroup.
 
-use std::sync::Arc;
-
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
@@ -19,20 +17,6 @@ use crate::runtime::Context;
 pub const NOT_ADOPTED: &str = "FleetClusterNotAdopted";
 /// Condition reason: the API server refused the fleet cluster drover wrote.
 pub const WRITE_FAILED: &str = "FleetClusterWriteFailed";
-
-/// Where a prov cluster's fleet cluster may have lived before: the workspace recorded in its
-/// status and its own namespace.
-pub fn previous_namespaces(prov: &ProvCluster) -> Vec<String> {
-    let mut namespaces: Vec<String> = prov
-        .status
-        .as_ref()
-        .and_then(|s| s.fleet_workspace_name.clone())
-        .into_iter()
-        .chain(prov.namespace())
-        .collect();
-    namespaces.dedup();
-    namespaces
-}
 
 /// Keeps the fleet cluster of `prov` (carrying the status about to be written) in the mgmt
 /// cluster's workspace, and deletes the copies made for it anywhere else. Returns why the fleet
@@ -63,17 +47,14 @@ pub async fn sync(
     delete_unwanted_fleet_clusters(ctx, prov, Unwanted::MovedTo(workspace), &[]).await?;
 
     let api: Api<FleetCluster> = Api::namespaced(ctx.client.clone(), workspace);
-    let existing = match ctx
+    let cached = ctx
         .stores
         .fleet
-        .get(&ObjectRef::new(&name).within(workspace))
-    {
-        Some(cached) => Some(cached),
-        None if fleet_wait_reason(prov, mgmt).is_some() => return Ok(None),
-        // About to create it: looked for live, so one that appeared a moment ago is never
-        // taken over.
-        None => ctx.get_live(&api, &name).await?.map(Arc::new),
-    };
+        .get(&ObjectRef::new(&name).within(workspace));
+    if cached.is_none() && fleet_wait_reason(prov, mgmt).is_some() {
+        return Ok(None);
+    }
+    let existing = ctx.cached_or_live(cached, &api, &name).await?;
     if let Some(refusal) = existing
         .as_deref()
         .and_then(|e| foreign_fleet_cluster(e, prov))

@@ -5,7 +5,6 @@
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::fleet::previous_namespaces;
 use crate::api::{ClusterGroup, MgmtCluster, ProvCluster};
 use crate::consts::finalizers;
 use crate::controllers::Error;
@@ -18,13 +17,24 @@ use crate::mapping::meta::OwnerMarks;
 use crate::runtime::Context;
 use crate::runtime::events::Note;
 
+/// Where a prov cluster's fleet cluster may be that the cache may not show yet: the workspace
+/// recorded in its status and its own namespace.
+fn recent_namespaces(prov: &ProvCluster) -> Vec<String> {
+    prov.status
+        .as_ref()
+        .and_then(|s| s.fleet_workspace_name.clone())
+        .into_iter()
+        .chain(prov.namespace())
+        .collect()
+}
+
 pub async fn remove(prov: &ProvCluster, ctx: &Context) -> Result<(), Error> {
     let namespace = prov.namespace().unwrap_or_default();
     let default_workspace = ctx.config.default_workspace.as_str();
     // Read from the API server, not the cache: a mgmt cluster created a moment ago must not be
     // left behind, and a delete rests on the object as it is now.
     let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
-    let mut workspaces = previous_namespaces(prov);
+    let mut workspaces = recent_namespaces(prov);
     for mgmt_name in mgmt_names_to_check_on_removal(prov) {
         let Some(mgmt) = ctx.get_live(&mgmts, &mgmt_name).await? else {
             continue;

@@ -102,16 +102,11 @@ async fn reconcile(mgmt: Arc<MgmtCluster>, ctx: Arc<Context>) -> Result<Action, 
 async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) -> Result<(), Error> {
     let name = mgmt.name_any();
     let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), workspace);
-    let existing = match ctx
+    let cached = ctx
         .stores
         .prov
-        .get(&ObjectRef::new(&name).within(workspace))
-    {
-        Some(cached) => Some(cached),
-        // About to create it: looked for live, so one that appeared a moment ago is never
-        // taken over.
-        None => ctx.get_live(&provs, &name).await?.map(Arc::new),
-    };
+        .get(&ObjectRef::new(&name).within(workspace));
+    let existing = ctx.cached_or_live(cached, &provs, &name).await?;
     let foreign = existing.as_deref().is_some_and(|p| {
         !OwnerMarks::read(p.metadata.annotations.as_ref()).is_some_and(|m| m.name_owner(mgmt))
     });
@@ -152,9 +147,12 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
             .await;
         }
     }
+    // A copy already deleted and released is done with, whoever still holds it.
     let stale = ctx.stores.prov.state_filter(|p| {
         p.metadata.name.as_deref() == Some(name.as_str())
             && is_stale_legacy_copy(p, mgmt, Some(workspace))
+            && (p.metadata.deletion_timestamp.is_none()
+                || p.finalizers().iter().any(|f| f == finalizers::PROV_CLUSTER))
     });
     for old in stale {
         remove_stale_copy(ctx, mgmt, workspace, &old).await?;
