@@ -2,6 +2,7 @@
 //! the shared stores, deciding through [`crate::mapping`], writing through [`crate::runtime::write`].
 
 mod cluster;
+mod copies;
 mod error;
 mod hubs;
 mod mgmt;

@@ -10,42 +10,128 @@ use kube::api::ObjectMeta;
 use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster, ProvClusterSpec, RkeEnvVar};
 use crate::consts::{LOCAL_WORKSPACE, annotations};
 use crate::mapping::meta::{OwnerMarks, export_cleaned, is_truthy};
-use crate::mapping::names::{generated_mgmt_name, is_legacy_name};
+use crate::mapping::names::{generated_mgmt_name, is_dns_label, is_legacy_name};
 
-/// The mgmt name a prov cluster pairs with: its own name when legacy (it represents a legacy mgmt
-/// cluster), else the recorded `status.clusterName`, else the annotation, else the name derived
-/// from its UID.
-pub fn mgmt_name_for(prov: &ProvCluster) -> Option<String> {
+/// Where a prov cluster's mgmt name comes from (§2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameSource {
+    /// A legacy prov cluster's own name: it represents the legacy mgmt cluster of that name.
+    Legacy,
+    /// Recorded in `status.clusterName`.
+    Recorded,
+    /// Asked for with the annotation `provisioning.cattle.io/management-cluster-name`.
+    Annotated,
+    /// Derived from the prov cluster's UID.
+    Generated,
+}
+
+impl NameSource {
+    /// The field a refusal names.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Legacy => "metadata.name",
+            Self::Recorded => "status.clusterName",
+            Self::Annotated => "annotation provisioning.cattle.io/management-cluster-name",
+            Self::Generated => "metadata.uid",
+        }
+    }
+}
+
+/// The mgmt name a prov cluster pairs with, and where it comes from: its own name when legacy
+/// (it represents a legacy mgmt cluster), else the recorded `status.clusterName`, else the
+/// annotation, else the name derived from its UID.
+pub fn chosen_mgmt_name(prov: &ProvCluster) -> Option<(String, NameSource)> {
     let name = prov.meta().name.as_deref()?;
     if is_legacy_name(name) {
-        return Some(name.to_string());
+        return Some((name.to_string(), NameSource::Legacy));
     }
     if let Some(recorded) = prov.cluster_name() {
-        return Some(recorded.to_string());
+        return Some((recorded.to_string(), NameSource::Recorded));
     }
-    let annotated = prov
-        .meta()
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(annotations::MANAGEMENT_CLUSTER_NAME))
-        .filter(|n| !n.is_empty());
-    match annotated {
-        Some(n) => Some(n.clone()),
-        None => prov.meta().uid.as_deref().map(generated_mgmt_name),
+    match annotated_mgmt_name(prov) {
+        Some(n) => Some((n.to_string(), NameSource::Annotated)),
+        None => prov
+            .meta()
+            .uid
+            .as_deref()
+            .map(|uid| (generated_mgmt_name(uid), NameSource::Generated)),
     }
+}
+
+/// The mgmt name a prov cluster pairs with ([`chosen_mgmt_name`]).
+pub fn mgmt_name_for(prov: &ProvCluster) -> Option<String> {
+    chosen_mgmt_name(prov).map(|(name, _)| name)
+}
+
+/// The non-empty annotation `provisioning.cattle.io/management-cluster-name`.
+pub fn annotated_mgmt_name(prov: &ProvCluster) -> Option<&str> {
+    annotation(prov, annotations::MANAGEMENT_CLUSTER_NAME)
+        .map(String::as_str)
+        .filter(|n| !n.is_empty())
+}
+
+/// Why a non-legacy prov cluster may not pair with the mgmt name `name` taken from `source`, or
+/// `None` when it may (§C1, §I2):
+/// - a legacy-shaped name (`c-xxxxx`, `local`) is an imported cluster's, which only
+///   `<its workspace>/<its name>` represents: drover would create that mgmt cluster and then a
+///   second prov cluster for it;
+/// - an invalid name can be neither a mgmt cluster's nor the Fleet label that carries it;
+/// - a name bound to another prov cluster (`bound_to`: one that recorded it, or whose UID
+///   derives it) would give one mgmt cluster two prov clusters.
+pub fn mgmt_name_refusal(
+    name: &str,
+    source: NameSource,
+    bound_to: Option<&ProvCluster>,
+) -> Option<String> {
+    let field = source.field();
+    if is_legacy_name(name) {
+        return Some(format!(
+            "{field} names {name}, a legacy mgmt cluster name (c-xxxxx or local): only an \
+             imported cluster's own prov cluster represents such a mgmt cluster"
+        ));
+    }
+    if !is_dns_label(name) {
+        return Some(format!(
+            "{field} names {name}, which is not a valid mgmt cluster name (1-63 characters of \
+             [-a-z0-9], alphanumeric at both ends)"
+        ));
+    }
+    bound_to.map(|other| {
+        format!(
+            "{field} names {name}, which is bound to prov cluster {}/{}",
+            other.meta().namespace.as_deref().unwrap_or_default(),
+            other.meta().name.as_deref().unwrap_or_default()
+        )
+    })
+}
+
+/// Whether `other` (not `prov`) is bound to the mgmt name `name`: it recorded it, or its UID
+/// derives it.
+pub fn is_bound_elsewhere(prov: &ProvCluster, other: &ProvCluster, name: &str) -> bool {
+    other.meta().uid != prov.meta().uid
+        && (other.cluster_name() == Some(name)
+            || (other.cluster_name().is_none()
+                && other
+                    .meta()
+                    .uid
+                    .as_deref()
+                    .map(generated_mgmt_name)
+                    .as_deref()
+                    == Some(name)))
 }
 
 /// Who an existing mgmt cluster belongs to, seen from a prov cluster that wants it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// Created for this prov cluster (drover's or Rancher's marks name it), or recorded by it.
+    /// Created for this prov cluster: drover's or Rancher's marks name it.
     Ours,
     /// Belongs to someone else; the message says to whom.
     Foreign(String),
 }
 
-/// Decides whether `prov` may manage `mgmt`. drover never takes over a mgmt cluster it did not
-/// create for this prov cluster.
+/// Decides whether `prov` may manage `mgmt`. Only ownership marks bind a prov cluster to a mgmt
+/// cluster (§I1): drover never takes over a mgmt cluster it did not create for this prov
+/// cluster, whatever `status.clusterName` says (anyone who may write the status can set it).
 pub fn claim(prov: &ProvCluster, mgmt: &MgmtCluster) -> Claim {
     let mgmt_name = mgmt.meta().name.clone().unwrap_or_default();
     match OwnerMarks::read(mgmt.meta().annotations.as_ref()) {
@@ -60,9 +146,34 @@ pub fn claim(prov: &ProvCluster, mgmt: &MgmtCluster) -> Claim {
             },
             marks.name
         )),
-        None if prov.cluster_name() == Some(mgmt_name.as_str()) => Claim::Ours,
         None => Claim::Foreign(format!(
             "mgmt cluster {mgmt_name} exists and was not created for this cluster"
+        )),
+    }
+}
+
+/// Whether `prov` represents the legacy mgmt cluster `mgmt` (§I2): only the prov cluster
+/// `<its workspace>/<its name>` does. `None` when it does; otherwise the refusal, naming the
+/// prov cluster that does.
+pub fn legacy_representation_refusal(
+    prov: &ProvCluster,
+    mgmt: &MgmtCluster,
+    default_workspace: &str,
+) -> Option<String> {
+    let name = mgmt.meta().name.as_deref().unwrap_or_default();
+    match legacy_prov_workspace(mgmt, default_workspace) {
+        Some(ws)
+            if prov.meta().namespace.as_deref() == Some(ws.as_str())
+                && prov.meta().name.as_deref() == Some(name) =>
+        {
+            None
+        }
+        Some(ws) => Some(format!(
+            "legacy mgmt cluster {name} is represented by prov cluster {ws}/{name}, in its \
+             workspace {ws}; this one is not its counterpart"
+        )),
+        None => Some(format!(
+            "legacy mgmt cluster {name} has no workspace, so no prov cluster represents it"
         )),
     }
 }

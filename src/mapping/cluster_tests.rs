@@ -286,12 +286,187 @@ fn a_mgmt_cluster_owned_by_a_cluster_scoped_object_is_foreign_and_the_message_ha
 }
 
 #[test]
-fn an_unmarked_mgmt_cluster_this_prov_cluster_recorded_is_ours() {
+fn an_unmarked_mgmt_cluster_this_prov_cluster_recorded_is_still_foreign() {
+    // Anyone who may write the prov status can record any name there: status is not proof.
     let p = ProvCluster {
         status: recorded("c-m-abcdefgh"),
         ..prov("fleet-default", "prod", PROV_UID)
     };
-    assert_eq!(claim(&p, &mgmt("c-m-abcdefgh", None)), Claim::Ours);
+    assert_eq!(
+        claim(&p, &mgmt("c-m-abcdefgh", None)),
+        Claim::Foreign(
+            "mgmt cluster c-m-abcdefgh exists and was not created for this cluster".into()
+        )
+    );
+}
+
+#[test]
+fn a_legacy_mgmt_cluster_a_prov_status_names_is_foreign() {
+    let p = ProvCluster {
+        status: recorded("c-ab12c"),
+        ..prov("fleet-default", "prod", PROV_UID)
+    };
+    assert!(matches!(
+        claim(&p, &mgmt("c-ab12c", Some("fleet-default"))),
+        Claim::Foreign(_)
+    ));
+}
+
+// chosen_mgmt_name
+
+#[test]
+fn the_chosen_mgmt_name_says_where_it_comes_from() {
+    let fresh = prov("fleet-default", "prod", PROV_UID);
+    assert_eq!(
+        chosen_mgmt_name(&fresh),
+        Some((generated_mgmt_name(PROV_UID), NameSource::Generated))
+    );
+    let mut annotated = fresh.clone();
+    annotated.metadata.annotations = Some(map(&[(
+        annotations::MANAGEMENT_CLUSTER_NAME,
+        "c-m-chosen00",
+    )]));
+    assert_eq!(
+        chosen_mgmt_name(&annotated),
+        Some(("c-m-chosen00".into(), NameSource::Annotated))
+    );
+    let mut recording = annotated.clone();
+    recording.status = recorded("c-m-first000");
+    assert_eq!(
+        chosen_mgmt_name(&recording),
+        Some(("c-m-first000".into(), NameSource::Recorded))
+    );
+    assert_eq!(
+        chosen_mgmt_name(&prov("fleet-default", "c-ab12c", PROV_UID)),
+        Some(("c-ab12c".into(), NameSource::Legacy))
+    );
+}
+
+// mgmt_name_refusal
+
+#[test]
+fn a_legacy_shaped_mgmt_name_is_refused_naming_the_field() {
+    for name in ["c-ab12c", "local"] {
+        let message = mgmt_name_refusal(name, NameSource::Annotated, None).expect("refused");
+        assert!(
+            message.starts_with("annotation provisioning.cattle.io/management-cluster-name names"),
+            "{message}"
+        );
+        assert!(message.contains(name), "{message}");
+        assert!(message.contains("legacy"), "{message}");
+    }
+    let recorded = mgmt_name_refusal("c-ab12c", NameSource::Recorded, None).expect("refused");
+    assert!(
+        recorded.starts_with("status.clusterName names c-ab12c"),
+        "{recorded}"
+    );
+}
+
+#[test]
+fn an_invalid_mgmt_name_is_refused() {
+    let too_long = format!("c-m-{}", "x".repeat(60));
+    for name in [too_long.as_str(), "Prod", "prod_1", "-prod", "prod.example"] {
+        let message = mgmt_name_refusal(name, NameSource::Annotated, None).expect("refused");
+        assert!(
+            message.contains("not a valid mgmt cluster name"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_mgmt_name_bound_to_another_prov_cluster_is_refused_naming_it() {
+    let other = prov("team-a", "other", "uid-other");
+    let message =
+        mgmt_name_refusal("c-m-abcdefgh", NameSource::Annotated, Some(&other)).expect("refused");
+    assert!(
+        message.contains("bound to prov cluster team-a/other"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_valid_unbound_mgmt_name_is_accepted() {
+    for name in ["c-m-abcdefgh", "prod-mgmt", &"a".repeat(63)] {
+        assert_eq!(mgmt_name_refusal(name, NameSource::Annotated, None), None);
+    }
+}
+
+// is_bound_elsewhere
+
+#[test]
+fn a_name_another_prov_cluster_recorded_or_derives_from_its_uid_is_bound_to_it() {
+    let p = prov("fleet-default", "prod", PROV_UID);
+    let recording = ProvCluster {
+        status: recorded("c-m-taken000"),
+        ..prov("team-a", "other", "uid-other")
+    };
+    assert!(is_bound_elsewhere(&p, &recording, "c-m-taken000"));
+    let fresh = prov("team-a", "fresh", "uid-fresh");
+    assert!(is_bound_elsewhere(
+        &p,
+        &fresh,
+        &generated_mgmt_name("uid-fresh")
+    ));
+    assert!(!is_bound_elsewhere(&p, &fresh, "c-m-free0000"));
+}
+
+#[test]
+fn a_name_is_never_bound_elsewhere_by_the_prov_cluster_itself() {
+    let p = ProvCluster {
+        status: recorded("c-m-abcdefgh"),
+        ..prov("fleet-default", "prod", PROV_UID)
+    };
+    assert!(!is_bound_elsewhere(&p, &p, "c-m-abcdefgh"));
+    assert!(!is_bound_elsewhere(&p, &p, &generated_mgmt_name(PROV_UID)));
+}
+
+#[test]
+fn a_name_another_prov_cluster_recorded_differently_is_not_bound_by_its_uid() {
+    // Its UID-derived name was never used: the recorded one is its counterpart.
+    let p = prov("fleet-default", "prod", PROV_UID);
+    let other = ProvCluster {
+        status: recorded("c-m-rancher0"),
+        ..prov("team-a", "other", "uid-other")
+    };
+    assert!(!is_bound_elsewhere(
+        &p,
+        &other,
+        &generated_mgmt_name("uid-other")
+    ));
+}
+
+// legacy_representation_refusal
+
+#[test]
+fn only_the_prov_cluster_in_the_mgmt_workspace_represents_a_legacy_mgmt_cluster() {
+    let m = mgmt("c-ab12c", Some("team-a"));
+    let rightful = prov("team-a", "c-ab12c", PROV_UID);
+    assert_eq!(
+        legacy_representation_refusal(&rightful, &m, "fleet-default"),
+        None
+    );
+    let elsewhere = prov("team-b", "c-ab12c", PROV_UID);
+    let message = legacy_representation_refusal(&elsewhere, &m, "fleet-default").expect("refused");
+    assert!(message.contains("team-a/c-ab12c"), "{message}");
+}
+
+#[test]
+fn an_externally_managed_legacy_cluster_without_workspace_is_represented_in_the_default() {
+    let m = with_annotations(
+        mgmt("c-ab12c", None),
+        map(&[(annotations::EXTERNALLY_MANAGED, "true")]),
+    );
+    let p = prov("fleet-default", "c-ab12c", PROV_UID);
+    assert_eq!(legacy_representation_refusal(&p, &m, "fleet-default"), None);
+}
+
+#[test]
+fn a_legacy_cluster_without_workspace_is_represented_by_no_prov_cluster() {
+    let m = mgmt("c-ab12c", None);
+    let p = prov("fleet-default", "c-ab12c", PROV_UID);
+    let message = legacy_representation_refusal(&p, &m, "fleet-default").expect("refused");
+    assert!(message.contains("no workspace"), "{message}");
 }
 
 #[test]

@@ -2,10 +2,14 @@ use super::*;
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::ObjectMeta;
 
 use crate::api::{FleetClusterSpec, MgmtClusterSpec, ProvClusterSpec, ProvClusterStatus};
 use crate::consts::annotations;
+use crate::mapping::names::generated_mgmt_name;
+
+const DEFAULT: &str = "fleet-default";
 
 fn prov(namespace: &str, name: &str, uid: &str) -> ProvCluster {
     ProvCluster {
@@ -75,7 +79,7 @@ fn removing_a_prov_cluster_deletes_the_mgmt_cluster_drover_created_for_it() {
     let p = prov("fleet-default", "prod", "prov-uid");
     let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
     m.metadata.annotations = marked_by(&p);
-    assert!(prov_removal_deletes_mgmt(&p, &m));
+    assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
 #[test]
@@ -83,7 +87,7 @@ fn removing_a_prov_cluster_deletes_the_mgmt_cluster_rancher_created_for_it() {
     let p = prov("fleet-default", "prod", "prov-uid");
     let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
     m.metadata.annotations = rancher_marked_by(&p);
-    assert!(prov_removal_deletes_mgmt(&p, &m));
+    assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
 #[test]
@@ -91,7 +95,7 @@ fn removing_a_moved_prov_cluster_still_deletes_the_mgmt_cluster_created_for_it()
     let p = prov("fleet-default", "prod", "prov-uid");
     let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("team-a"));
     m.metadata.annotations = marked_by(&p);
-    assert!(prov_removal_deletes_mgmt(&p, &m));
+    assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
 #[test]
@@ -100,7 +104,7 @@ fn removing_a_recreated_prov_cluster_keeps_its_predecessors_mgmt_cluster() {
     let recreated = prov("fleet-default", "prod", "uid-new");
     let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
     m.metadata.annotations = marked_by(&old);
-    assert!(!prov_removal_deletes_mgmt(&recreated, &m));
+    assert!(!prov_removal_deletes_mgmt(&recreated, &m, DEFAULT));
 }
 
 #[test]
@@ -111,7 +115,7 @@ fn removing_a_prov_cluster_keeps_a_mgmt_cluster_created_for_another() {
     for owner in [other, namesake] {
         let mut m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
         m.metadata.annotations = marked_by(&owner);
-        assert!(!prov_removal_deletes_mgmt(&p, &m));
+        assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
     }
 }
 
@@ -119,7 +123,7 @@ fn removing_a_prov_cluster_keeps_a_mgmt_cluster_created_for_another() {
 fn removing_a_prov_cluster_keeps_an_unmarked_mgmt_cluster_even_when_recorded() {
     let p = recording(prov("fleet-default", "prod", "prov-uid"), "c-m-abcdefgh");
     let m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
-    assert!(!prov_removal_deletes_mgmt(&p, &m));
+    assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
 #[test]
@@ -127,7 +131,7 @@ fn removing_a_legacy_prov_cluster_in_the_current_workspace_deletes_its_mgmt_clus
     let m = mgmt("c-ab12c", "mgmt-uid", Some("team-a"));
     let mut p = prov("team-a", "c-ab12c", "prov-uid");
     p.metadata.annotations = marked_by(&m);
-    assert!(prov_removal_deletes_mgmt(&p, &m));
+    assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
 #[test]
@@ -135,7 +139,68 @@ fn removing_a_stale_legacy_prov_cluster_left_by_a_move_keeps_the_mgmt_cluster() 
     let m = mgmt("c-ab12c", "mgmt-uid", Some("team-b"));
     let mut p = prov("team-a", "c-ab12c", "prov-uid");
     p.metadata.annotations = marked_by(&m);
-    assert!(!prov_removal_deletes_mgmt(&p, &m));
+    assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
+}
+
+#[test]
+fn removing_a_legacy_copy_rancher_made_in_the_current_workspace_deletes_its_mgmt_cluster() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-a"));
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = rancher_marked_by(&m);
+    assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
+}
+
+#[test]
+fn removing_a_held_legacy_copy_keeps_a_new_mgmt_cluster_of_the_same_name() {
+    let old = mgmt("c-ab12c", "uid-old", Some("team-a"));
+    let new = mgmt("c-ab12c", "uid-new", Some("team-a"));
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&old);
+    assert!(!prov_removal_deletes_mgmt(&p, &new, DEFAULT));
+}
+
+#[test]
+fn removing_a_legacy_copy_rancher_made_before_the_mgmt_cluster_existed_keeps_it() {
+    // Rancher's marks carry no UID: a copy older than the mgmt cluster was made for a
+    // predecessor of the same name.
+    let at = |s: &str| Time(s.parse().expect("timestamp"));
+    let mut m = mgmt("c-ab12c", "uid-new", Some("team-a"));
+    m.metadata.creation_timestamp = Some(at("2026-01-02T00:00:00Z"));
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = rancher_marked_by(&m);
+    p.metadata.creation_timestamp = Some(at("2026-01-01T00:00:00Z"));
+    assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
+    p.metadata.creation_timestamp = Some(at("2026-01-03T00:00:00Z"));
+    assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
+}
+
+#[test]
+fn removing_a_legacy_prov_cluster_drover_did_not_make_keeps_the_mgmt_cluster() {
+    // In the right place, but nothing proves it was made for this mgmt cluster.
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-a"));
+    let p = prov("team-a", "c-ab12c", "prov-uid");
+    assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
+}
+
+#[test]
+fn removing_a_legacy_copy_in_another_namespace_keeps_the_mgmt_cluster() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-a"));
+    let mut p = prov("team-b", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
+}
+
+#[test]
+fn removing_the_copy_of_an_externally_managed_cluster_without_workspace_deletes_it() {
+    // Such a cluster's prov cluster lives in the default workspace (§C3).
+    let mut m = mgmt("c-ab12c", "mgmt-uid", None);
+    m.metadata.annotations = Some(BTreeMap::from([(
+        annotations::EXTERNALLY_MANAGED.to_string(),
+        "true".to_string(),
+    )]));
+    let mut p = prov(DEFAULT, "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
 #[test]
@@ -143,7 +208,7 @@ fn removing_a_legacy_prov_cluster_keeps_a_mgmt_cluster_without_a_workspace() {
     let p = prov("fleet-default", "c-ab12c", "prov-uid");
     for workspace in [None, Some("")] {
         let m = mgmt("c-ab12c", "mgmt-uid", workspace);
-        assert!(!prov_removal_deletes_mgmt(&p, &m));
+        assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
     }
 }
 
@@ -151,24 +216,26 @@ fn removing_a_legacy_prov_cluster_keeps_a_mgmt_cluster_without_a_workspace() {
 fn removing_a_legacy_prov_cluster_keeps_a_mgmt_cluster_of_another_name() {
     let p = prov("fleet-default", "c-ab12c", "prov-uid");
     let m = mgmt("c-zz99z", "mgmt-uid", Some("fleet-default"));
-    assert!(!prov_removal_deletes_mgmt(&p, &m));
+    assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
 #[test]
 fn removing_a_non_legacy_namesake_of_a_mgmt_cluster_keeps_it() {
     let p = prov("fleet-default", "c-m-abcdefgh", "prov-uid");
     let m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
-    assert!(!prov_removal_deletes_mgmt(&p, &m));
+    assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
 #[test]
 fn removing_the_local_prov_cluster_in_fleet_local_deletes_the_local_mgmt_cluster() {
     // Admission forbids deleting prov `local`; the decision itself follows the legacy rule.
-    let p = prov("fleet-local", "local", "prov-uid");
     let m = mgmt("local", "mgmt-uid", Some("fleet-local"));
-    assert!(prov_removal_deletes_mgmt(&p, &m));
-    let stray = prov("fleet-default", "local", "prov-uid");
-    assert!(!prov_removal_deletes_mgmt(&stray, &m));
+    let mut p = prov("fleet-local", "local", "prov-uid");
+    p.metadata.annotations = marked_by(&m);
+    assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
+    let mut stray = prov("fleet-default", "local", "prov-uid");
+    stray.metadata.annotations = marked_by(&m);
+    assert!(!prov_removal_deletes_mgmt(&stray, &m, DEFAULT));
 }
 
 // prov_belongs_to_mgmt
@@ -192,10 +259,11 @@ fn a_prov_cluster_that_created_a_mgmt_cluster_belongs_to_it() {
 }
 
 #[test]
-fn a_prov_cluster_that_recorded_a_mgmt_cluster_belongs_to_it() {
+fn a_prov_cluster_that_merely_recorded_a_mgmt_cluster_does_not_belong_to_it() {
+    // Anyone who may write the prov status can record any name: status is not proof.
     let p = recording(prov("fleet-default", "prod", "prov-uid"), "c-m-abcdefgh");
     let m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
-    assert!(prov_belongs_to_mgmt(&p, &m));
+    assert!(!prov_belongs_to_mgmt(&p, &m));
 }
 
 #[test]
@@ -306,4 +374,93 @@ fn a_fleet_cluster_of_a_namesake_in_another_workspace_does_not_belong_to_the_pro
 fn an_unmarked_fleet_cluster_belongs_to_no_prov_cluster() {
     let p = prov("fleet-default", "prod", "prov-uid");
     assert!(!fleet_belongs_to_prov(&fleet("fleet-default", "prod"), &p));
+}
+
+// mgmt_names_to_check_on_removal
+
+#[test]
+fn removal_looks_at_the_recorded_generated_and_annotated_mgmt_names() {
+    let mut p = recording(prov("fleet-default", "prod", "prov-uid"), "c-m-recorded");
+    p.metadata.annotations = Some(BTreeMap::from([(
+        annotations::MANAGEMENT_CLUSTER_NAME.to_string(),
+        "c-m-annotated".to_string(),
+    )]));
+    let mut expected = vec![
+        "c-m-recorded".to_string(),
+        "c-m-annotated".to_string(),
+        generated_mgmt_name("prov-uid"),
+    ];
+    expected.sort();
+    assert_eq!(mgmt_names_to_check_on_removal(&p), expected);
+}
+
+#[test]
+fn removal_of_a_fresh_prov_cluster_looks_at_its_generated_name_once() {
+    let p = prov("fleet-default", "prod", "prov-uid");
+    assert_eq!(
+        mgmt_names_to_check_on_removal(&p),
+        [generated_mgmt_name("prov-uid")]
+    );
+}
+
+#[test]
+fn removal_of_a_legacy_prov_cluster_looks_only_at_its_own_name() {
+    let mut p = recording(prov("fleet-default", "c-ab12c", "prov-uid"), "c-m-recorded");
+    p.metadata.annotations = Some(BTreeMap::from([(
+        annotations::MANAGEMENT_CLUSTER_NAME.to_string(),
+        "c-m-annotated".to_string(),
+    )]));
+    assert_eq!(mgmt_names_to_check_on_removal(&p), ["c-ab12c"]);
+}
+
+// kept_mgmt_notice
+
+#[test]
+fn keeping_the_mgmt_cluster_a_status_names_is_reported() {
+    let p = recording(prov("fleet-default", "prod", "prov-uid"), "c-m-abcdefgh");
+    let m = mgmt("c-m-abcdefgh", "mgmt-uid", Some("fleet-default"));
+    let notice = kept_mgmt_notice(&p, &m, DEFAULT).expect("a notice");
+    assert!(notice.contains("c-m-abcdefgh"), "{notice}");
+    assert!(notice.contains("fleet-default/prod"), "{notice}");
+}
+
+#[test]
+fn keeping_the_mgmt_cluster_of_an_unproven_legacy_representation_is_reported() {
+    let m = mgmt("c-ab12c", "uid-new", Some("team-a"));
+    let mut p = prov("team-a", "c-ab12c", "prov-uid");
+    p.metadata.annotations = marked_by(&mgmt("c-ab12c", "uid-old", Some("team-a")));
+    assert!(kept_mgmt_notice(&p, &m, DEFAULT).is_some());
+}
+
+#[test]
+fn keeping_the_mgmt_cluster_of_a_stale_copy_or_deleting_it_is_not_a_refusal() {
+    let m = mgmt("c-ab12c", "mgmt-uid", Some("team-b"));
+    let mut stale = prov("team-a", "c-ab12c", "prov-uid");
+    stale.metadata.annotations = marked_by(&m);
+    assert_eq!(kept_mgmt_notice(&stale, &m, DEFAULT), None);
+
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let mut own = mgmt(&generated_mgmt_name("prov-uid"), "mgmt-uid", Some(DEFAULT));
+    own.metadata.annotations = marked_by(&p);
+    assert_eq!(kept_mgmt_notice(&p, &own, DEFAULT), None);
+}
+
+#[test]
+fn a_mgmt_cluster_the_prov_cluster_does_not_pair_with_is_kept_without_a_notice() {
+    let p = prov("fleet-default", "prod", "prov-uid");
+    let other = mgmt("c-m-zzzzzzzz", "mgmt-uid", Some(DEFAULT));
+    assert_eq!(kept_mgmt_notice(&p, &other, DEFAULT), None);
+}
+
+// made_for
+
+#[test]
+fn a_child_is_made_for_the_owner_its_marks_name_uid_included() {
+    let owner = mgmt("c-ab12c", "mgmt-uid", None);
+    let mut child = prov("team-a", "c-ab12c", "prov-uid");
+    assert!(!made_for(&child, &owner), "no marks");
+    child.metadata.annotations = marked_by(&owner);
+    assert!(made_for(&child, &owner));
+    assert!(!made_for(&child, &mgmt("c-ab12c", "other-uid", None)));
+    assert!(!made_for(&child, &mgmt("c-zz99z", "mgmt-uid", None)));
 }

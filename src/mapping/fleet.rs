@@ -16,7 +16,7 @@ use crate::api::{
 };
 use crate::consts::{LOCAL_AGENT_NAMESPACE, LOCAL_CLUSTER, conditions, labels};
 use crate::mapping::cluster::marks_for_child;
-use crate::mapping::meta::{export_cleaned, is_valid_label_value};
+use crate::mapping::meta::{OwnerMarks, export_cleaned, is_valid_label_value};
 use crate::mapping::names::is_legacy_name;
 use crate::mapping::tolerations::sorted_tolerations;
 
@@ -55,6 +55,28 @@ pub fn fleet_wait_reason(prov: &ProvCluster, mgmt: &MgmtCluster) -> Option<&'sta
         return Some("mgmt cluster has no workspace");
     }
     None
+}
+
+/// Why the fleet cluster already at `prov`'s place is not taken over (§I1, §5), or `None` when it
+/// was created for `prov`: one without ownership marks was made by someone else, one whose marks
+/// name another owner is that owner's.
+pub fn foreign_fleet_cluster(existing: &FleetCluster, prov: &ProvCluster) -> Option<String> {
+    let place = format!(
+        "{}/{}",
+        existing.meta().namespace.as_deref().unwrap_or_default(),
+        existing.meta().name.as_deref().unwrap_or_default()
+    );
+    match OwnerMarks::read(existing.meta().annotations.as_ref()) {
+        Some(marks) if marks.name_owner(prov) => None,
+        Some(marks) => Some(format!(
+            "fleet cluster {place} belongs to {} {}/{}; it is left alone",
+            marks.gvk, marks.namespace, marks.name
+        )),
+        None => Some(format!(
+            "fleet cluster {place} exists and was not created by drover for this cluster; it is \
+             left alone"
+        )),
+    }
 }
 
 /// The default fleet-agent affinity: prefer (weight 1) nodes labelled `<label>=true`.

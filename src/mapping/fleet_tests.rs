@@ -1279,3 +1279,55 @@ fn a_cluster_group_rancher_created_is_adopted_without_adding_a_uid_mark() {
     assert!(!annotations.contains_key("drover.cattle.io/owner-uid"));
     assert_eq!(annotations["objectset.rio.cattle.io/owner-name"], "local");
 }
+
+// foreign_fleet_cluster
+
+fn fleet_at(
+    namespace: &str,
+    name: &str,
+    annotations: Option<BTreeMap<String, String>>,
+) -> FleetCluster {
+    FleetCluster {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            annotations,
+            ..ObjectMeta::default()
+        },
+        spec: FleetClusterSpec::default(),
+        status: None,
+    }
+}
+
+#[test]
+fn a_fleet_cluster_made_for_the_prov_cluster_is_not_foreign() {
+    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let ours = fleet_at(
+        "fleet-default",
+        "prod",
+        Some(OwnerMarks::of(&p).annotations()),
+    );
+    assert_eq!(foreign_fleet_cluster(&ours, &p), None);
+}
+
+#[test]
+fn an_unmarked_fleet_cluster_is_foreign_and_the_message_names_it() {
+    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let message = foreign_fleet_cluster(&fleet_at("team-a", "prod", None), &p).expect("foreign");
+    assert!(message.contains("fleet cluster team-a/prod"), "{message}");
+    assert!(message.contains("not created by drover"), "{message}");
+}
+
+#[test]
+fn a_fleet_cluster_made_for_another_prov_cluster_is_foreign_and_the_message_names_the_owner() {
+    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let mut namesake = prov("team-b", "prod", "c-m-zzzzzzzz");
+    namesake.metadata.uid = Some("uid-namesake".into());
+    let theirs = fleet_at(
+        "fleet-default",
+        "prod",
+        Some(OwnerMarks::of(&namesake).annotations()),
+    );
+    let message = foreign_fleet_cluster(&theirs, &p).expect("foreign");
+    assert!(message.contains("team-b/prod"), "{message}");
+}

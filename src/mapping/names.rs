@@ -22,6 +22,19 @@ pub fn is_legacy_name(name: &str) -> bool {
     })
 }
 
+/// Whether `name` is a DNS-1123 label: 1–63 characters of `[-a-z0-9]`, alphanumeric at both
+/// ends. Every mgmt name drover pairs a prov cluster with must be one, because it is also the
+/// value of the Fleet label `management.cattle.io/cluster-name`.
+pub fn is_dns_label(name: &str) -> bool {
+    let b = name.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.first().is_some_and(alnum)
+        && b.last().is_some_and(alnum)
+        && b.iter().all(|c| alnum(c) || *c == b'-')
+}
+
 /// The mgmt name for a prov cluster, derived from its UID: the same UID always gives the same
 /// name, so a retry after a crash can never create a second mgmt cluster.
 ///
@@ -69,6 +82,16 @@ mod tests {
             "",
         ] {
             assert!(!is_legacy_name(name), "{name} must not be legacy");
+        }
+    }
+
+    #[test]
+    fn dns_labels_are_short_lower_case_and_alphanumeric_at_both_ends() {
+        for name in ["c-m-abcdefgh", "a", "prod-1", &"a".repeat(63)] {
+            assert!(is_dns_label(name), "{name}");
+        }
+        for name in ["", "-a", "a-", "Prod", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(!is_dns_label(name), "{name}");
         }
     }
 

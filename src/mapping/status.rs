@@ -64,6 +64,9 @@ pub struct Observed<'a> {
     pub kubeconfig_secret_name: String,
     /// The mgmt cluster's workspace when its namespace does not exist (yet).
     pub missing_workspace: Option<&'a str>,
+    /// Why the fleet cluster could not be written (a refusal or a failed write), if so: the
+    /// counterpart exists, but the cluster does not surface in Fleet.
+    pub fleet_problem: Option<(&'a str, String)>,
 }
 
 /// The prov status drover wants (§C2). `ready` never goes back to false; the kubeconfig secret
@@ -91,13 +94,13 @@ pub fn desired_prov_status(
         .filter(|s| !s.is_empty())
         .or_else(|| (ready && secret_ok).then(|| observed.kubeconfig_secret_name.clone()));
 
-    let (created, reconciling, stalled) = match (&observed.refusal, mgmt) {
-        (Some((reason, message)), _) => (
+    let (created, reconciling, stalled) = match (&observed.refusal, mgmt, &observed.fleet_problem) {
+        (Some((reason, message)), _, _) => (
             Wanted::new(conditions::CREATED, false, reason, message.clone()),
             Wanted::new(conditions::RECONCILING, false, reason, ""),
             Wanted::new(conditions::STALLED, true, reason, message.clone()),
         ),
-        (None, None) => (
+        (None, None, _) => (
             Wanted::new(
                 conditions::CREATED,
                 false,
@@ -112,7 +115,17 @@ pub fn desired_prov_status(
             ),
             Wanted::new(conditions::STALLED, false, "Creating", ""),
         ),
-        (None, Some(_)) => {
+        (None, Some(_), Some((reason, message))) => (
+            Wanted::new(
+                conditions::CREATED,
+                true,
+                "Created",
+                format!("mgmt cluster {}", observed.mgmt_name),
+            ),
+            Wanted::new(conditions::RECONCILING, false, reason, ""),
+            Wanted::new(conditions::STALLED, true, reason, message.clone()),
+        ),
+        (None, Some(_), None) => {
             let waiting = if let Some(ws) = observed.missing_workspace {
                 Some(format!("waiting for workspace namespace {ws} to exist"))
             } else if !ready {

@@ -75,6 +75,7 @@ fn observed<'a>(mgmt: Option<&'a MgmtCluster>, secret_exists: Option<bool>) -> O
         kubeconfig_secret_exists: secret_exists,
         kubeconfig_secret_name: "prod-kubeconfig".into(),
         missing_workspace: None,
+        fleet_problem: None,
     }
 }
 
@@ -502,6 +503,61 @@ fn a_resolved_refusal_clears_stalled() {
         Some(T2)
     );
     assert_eq!(find(&second, "Stalled").message, None);
+}
+
+// desired_prov_status: the fleet cluster
+
+#[test]
+fn a_fleet_cluster_problem_makes_stalled_true_while_created_stays_true() {
+    let m = connected("c-m-abcdefgh");
+    let obs = Observed {
+        fleet_problem: Some((
+            "FleetClusterNotAdopted",
+            "fleet cluster fleet-default/prod exists and was not created by drover".into(),
+        )),
+        ..observed(Some(&m), Some(true))
+    };
+    let status = desired_prov_status(&prov(None), &obs, T1);
+    assert_condition(&status, "Created", "True", "Created");
+    assert_condition(&status, "Stalled", "True", "FleetClusterNotAdopted");
+    assert_condition(&status, "Reconciling", "False", "FleetClusterNotAdopted");
+    assert!(
+        find(&status, "Stalled")
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("fleet-default/prod"))
+    );
+    // What the counterpart says is still recorded.
+    assert_eq!(status.cluster_name.as_deref(), Some("c-m-abcdefgh"));
+    assert_eq!(status.ready, Some(true));
+    assert_eq!(
+        status.client_secret_name.as_deref(),
+        Some("prod-kubeconfig")
+    );
+}
+
+#[test]
+fn a_resolved_fleet_cluster_problem_clears_stalled() {
+    let m = connected("c-m-abcdefgh");
+    let failing = Observed {
+        fleet_problem: Some(("FleetClusterWriteFailed", "refused".into())),
+        ..observed(Some(&m), Some(true))
+    };
+    let first = desired_prov_status(&prov(None), &failing, T1);
+    let second = desired_prov_status(&prov(Some(first)), &observed(Some(&m), Some(true)), T2);
+    assert_condition(&second, "Stalled", "False", "Reconciled");
+    assert_condition(&second, "Reconciling", "False", "Reconciled");
+}
+
+#[test]
+fn a_mgmt_refusal_wins_over_a_fleet_cluster_problem() {
+    let obs = Observed {
+        refusal: Some(("MgmtClusterClaimed", "taken".into())),
+        fleet_problem: Some(("FleetClusterWriteFailed", "refused".into())),
+        ..observed(None, Some(false))
+    };
+    let status = desired_prov_status(&prov(None), &obs, T1);
+    assert_condition(&status, "Stalled", "True", "MgmtClusterClaimed");
 }
 
 // desired_prov_status: no flapping

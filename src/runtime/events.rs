@@ -18,6 +18,22 @@ pub struct Note<'a> {
     pub message: String,
 }
 
+/// The API server refuses an Event whose note exceeds 1 KiB; a long message is cut (on a
+/// character boundary) rather than lost.
+const NOTE_LIMIT: usize = 1024;
+
+fn within_note_limit(mut message: String) -> String {
+    if message.len() > NOTE_LIMIT {
+        let mut end = NOTE_LIMIT - '…'.len_utf8();
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
 pub fn recorder(client: kube::Client, instance: Option<String>) -> Recorder {
     Recorder::new(
         client,
@@ -73,7 +89,7 @@ impl Context {
                 EventType::Normal
             },
             reason: note.reason.into(),
-            note: Some(note.message),
+            note: Some(within_note_limit(note.message)),
             action: note.action.into(),
             secondary: None,
         };
@@ -81,5 +97,25 @@ impl Context {
         if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
             warn!(%error, reason = note.reason, "failed to publish event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_within_the_limit_is_kept_whole() {
+        assert_eq!(within_note_limit("short".into()), "short");
+        let exact = "a".repeat(NOTE_LIMIT);
+        assert_eq!(within_note_limit(exact.clone()), exact);
+    }
+
+    #[test]
+    fn a_long_note_is_cut_to_the_limit_on_a_character_boundary() {
+        let long = "é".repeat(NOTE_LIMIT);
+        let cut = within_note_limit(long);
+        assert!(cut.len() <= NOTE_LIMIT, "{}", cut.len());
+        assert!(cut.ends_with('…'));
     }
 }

@@ -5,6 +5,7 @@ pub mod context;
 pub mod events;
 pub mod leadership;
 pub mod lease;
+pub mod live;
 pub mod metrics;
 pub mod server;
 pub mod stores;

@@ -24,7 +24,7 @@ pub enum WriteError {
         kind: String,
         name: String,
     },
-    #[error("failed to {verb} {kind} {name}: {source}")]
+    #[error("failed to {verb} {kind} {name}: {}", api_message(.source))]
     Api {
         verb: &'static str,
         kind: String,
@@ -39,6 +39,15 @@ pub enum WriteError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// What the API server said, once: kube's own rendering repeats the whole status in debug form,
+/// which is too long for an Event and unreadable in a condition.
+fn api_message(source: &kube::Error) -> String {
+    match source {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.reason, s.code),
+        other => other.to_string(),
+    }
 }
 
 impl WriteError {

@@ -169,6 +169,7 @@ impl Floor {
             kubeconfig_secret_exists: Some(secret_exists),
             kubeconfig_secret_name: format!("{name}-kubeconfig"),
             missing_workspace: None,
+            fleet_problem: None,
         };
         let status = desired_prov_status(prov, &observed, &now());
         let mut desired = ProvCluster::new(&name, Default::default());

@@ -1,8 +1,10 @@
 //! The prov cluster controller: prov -> mgmt (§C1), prov status (§C2, §C5), prov -> fleet
 //! cluster (§C6), and the prov side of deletion (§C7) and moves (§C8).
 
+mod counterpart;
 mod fleet;
 mod remove;
+mod status;
 
 use std::sync::Arc;
 
@@ -15,16 +17,17 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
+use self::counterpart::{Counterpart, legacy_counterpart, own_counterpart};
+use self::status::{Report, observe, write_status};
 use super::{Error, Hubs, Shutdown, runner};
-use crate::api::{MgmtCluster, ProvCluster, find_condition};
-use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, conditions, finalizers};
+use crate::api::{FleetCluster, MgmtCluster, ProvCluster};
+use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, finalizers};
 use crate::controllers::hubs::KUBECONFIG_SECRET_SUFFIX;
-use crate::mapping::cluster::{Claim, claim, desired_mgmt_cluster, mgmt_name_for};
+use crate::mapping::cluster::{NameSource, chosen_mgmt_name, mgmt_name_for};
 use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
-use crate::mapping::status::{Observed, desired_prov_status};
+use crate::mapping::status::desired_prov_status;
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 
 pub const NAME: &str = "cluster";
 
@@ -82,13 +85,30 @@ fn owner_prov<K: Resource>(obj: &K) -> Option<ObjectRef<ProvCluster>> {
         .then(|| ObjectRef::new(&marks.name).within(&marks.namespace))
 }
 
+/// The prov clusters a fleet cluster event concerns: the owner its marks name, and the prov
+/// cluster of the same name in its namespace, which a fleet cluster drover did not create (in
+/// its way, §I1) may be holding up.
+fn provs_of_fleet(fleet: &FleetCluster) -> Vec<ObjectRef<ProvCluster>> {
+    let mut provs: Vec<_> = owner_prov(fleet).into_iter().collect();
+    if let (Some(name), Some(namespace)) = (
+        fleet.metadata.name.as_deref(),
+        fleet.metadata.namespace.as_deref(),
+    ) {
+        let same = ObjectRef::new(name).within(namespace);
+        if !provs.contains(&same) {
+            provs.push(same);
+        }
+    }
+    provs
+}
+
 pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
     let mut controller = Controller::for_stream(hubs.prov.subscribe(), ctx.stores.prov.clone());
     let for_mgmt = ctx.clone();
     let for_namespaces = ctx.clone();
     controller = controller
         .watches_stream(hubs.mgmt.subscribe(), move |m| provs_of_mgmt(&for_mgmt, &m))
-        .watches_stream(hubs.fleet.subscribe(), |f| owner_prov(&f))
+        .watches_stream(hubs.fleet.subscribe(), |f| provs_of_fleet(&f))
         .watches_stream(hubs.cluster_groups.subscribe(), |g| owner_prov(&g))
         // A workspace namespace appearing lets the prov clusters waiting for it proceed.
         .watches_stream(hubs.namespaces.subscribe(), move |ns| {
@@ -115,130 +135,72 @@ async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, 
     let namespace = prov.namespace().unwrap_or_default();
     let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &namespace);
     if prov.meta().deletion_timestamp.is_some() {
-        remove::remove(&prov, &ctx).await?;
+        // §I4: removal logic runs only while drover's finalizer holds the prov cluster. Without
+        // it, drover's removal already ran (or never had anything to remove): what is left is
+        // another controller's to finish, and a legacy copy held that way must never act again.
+        if prov
+            .finalizers()
+            .iter()
+            .any(|f| f == finalizers::PROV_CLUSTER)
+        {
+            remove::remove(&prov, &ctx).await?;
+        }
         return Ok(Action::await_change());
     }
     ctx.add_finalizer(&provs, prov.as_ref(), finalizers::PROV_CLUSTER)
         .await?;
-    let Some(mgmt_name) = mgmt_name_for(&prov) else {
+    let Some((mgmt_name, source)) = chosen_mgmt_name(&prov) else {
         return Ok(Action::await_change());
     };
-    let existing = ctx.stores.mgmt.get(&ObjectRef::new(&mgmt_name));
 
-    // Decide the mgmt cluster: a legacy prov cluster represents its mgmt cluster (the source of
-    // truth, §C3); any other prov cluster owns the one created for it (§C1).
-    let (mgmt, refusal) = if is_legacy_name(&prov.name_any()) {
-        match existing {
-            Some(m) => (Some(m), None),
-            None => (
-                None,
-                Some((
-                    "MgmtClusterMissing",
-                    format!("legacy mgmt cluster {mgmt_name} does not exist"),
-                )),
-            ),
-        }
+    // A legacy prov cluster represents its mgmt cluster (the source of truth, §C3) when it is
+    // `<mgmt workspace>/<name>` (§I2); any other prov cluster owns the one created for it (§C1).
+    let counterpart = if source == NameSource::Legacy {
+        legacy_counterpart(&ctx, &prov, &mgmt_name)
     } else {
-        match existing.as_deref().map(|m| claim(&prov, m)) {
-            Some(Claim::Foreign(message)) => (None, Some(("MgmtClusterClaimed", message))),
-            _ => {
-                let desired = desired_mgmt_cluster(&prov, &mgmt_name, existing.as_deref());
-                let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
-                match ctx.apply(&mgmts, &desired, existing.as_deref()).await {
-                    Ok(sent) => {
-                        if sent && existing.is_none() {
-                            ctx.publish(
-                                prov.as_ref(),
-                                Note {
-                                    warning: false,
-                                    reason: "MgmtClusterCreated",
-                                    action: "Create",
-                                    message: format!("created mgmt cluster {mgmt_name}"),
-                                },
-                            )
-                            .await;
-                        }
-                        (Some(existing.unwrap_or_else(|| Arc::new(desired))), None)
-                    }
-                    Err(e) => {
-                        let message = format!("cannot create mgmt cluster {mgmt_name}: {e}");
-                        write_status(
-                            &ctx,
-                            &provs,
-                            &prov,
-                            &mgmt_name,
-                            None,
-                            Some(("CreateFailed", message)),
-                        )
-                        .await?;
-                        return Err(e.into());
-                    }
-                }
-            }
-        }
-    };
-    let refused = refusal.is_some();
-    let updated = write_status(&ctx, &provs, &prov, &mgmt_name, mgmt.as_deref(), refusal).await?;
-    if let Some(mgmt) = mgmt.filter(|_| !refused) {
-        fleet::sync(&ctx, &updated, &mgmt).await?;
-    }
-    Ok(Action::await_change())
-}
-
-/// Writes the prov status when it changed, publishing an Event when a refusal appears or
-/// changes. Returns the prov cluster as it now stands (with the new status).
-async fn write_status(
-    ctx: &Context,
-    provs: &Api<ProvCluster>,
-    prov: &ProvCluster,
-    mgmt_name: &str,
-    mgmt: Option<&MgmtCluster>,
-    refusal: Option<(&str, String)>,
-) -> Result<ProvCluster, Error> {
-    let name = prov.name_any();
-    let observed = Observed {
-        mgmt_name,
-        mgmt,
-        refusal: refusal.clone(),
-        kubeconfig_secret_exists: ctx.stores.secrets.as_ref().map(|secrets| {
-            let key = format!("{name}{KUBECONFIG_SECRET_SUFFIX}");
-            secrets
-                .get(&ObjectRef::new(&key).within(&prov.namespace().unwrap_or_default()))
-                .is_some()
-        }),
-        kubeconfig_secret_name: format!("{name}{KUBECONFIG_SECRET_SUFFIX}"),
-        missing_workspace: mgmt
-            .and_then(|m| m.workspace())
-            .filter(|ws| ctx.stores.namespaces.get(&ObjectRef::new(ws)).is_none()),
+        own_counterpart(&ctx, &provs, &prov, &mgmt_name, source).await?
     };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let status = desired_prov_status(prov, &observed, &now);
-    let mut desired = ProvCluster::new(&name, Default::default());
-    desired.metadata.namespace = prov.namespace();
-    desired.status = Some(status.clone());
-    ctx.apply_status(provs, &desired, Some(prov)).await?;
-
-    if let Some((reason, message)) = refusal {
-        let before = prov
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_deref())
-            .and_then(|c| find_condition(c, conditions::CREATED))
-            .and_then(|c| c.message.clone());
-        if before.as_deref() != Some(message.as_str()) {
-            ctx.publish(
-                prov,
-                Note {
-                    warning: true,
-                    reason,
-                    action: "Create",
-                    message,
-                },
-            )
-            .await;
+    let mgmt = match counterpart {
+        Counterpart::StaleCopy => return Ok(Action::await_change()),
+        Counterpart::Refused(reason, message) => {
+            let report = Report {
+                refusal: Some((reason, message)),
+                ..Report::new(&mgmt_name, &now)
+            };
+            write_status(&ctx, &provs, &prov, report).await?;
+            return Ok(Action::await_change());
         }
+        Counterpart::Mgmt(mgmt) => mgmt,
+    };
+
+    // The fleet cluster is written from the status about to be recorded (§C6 rests on observed
+    // facts), so whatever goes wrong with it is part of that status (§5).
+    let planned = desired_prov_status(
+        &prov,
+        &observe(&ctx, &prov, &mgmt_name, Some(&mgmt), None, None),
+        &now,
+    );
+    let mut planned_prov = prov.as_ref().clone();
+    planned_prov.status = Some(planned);
+    let report = |fleet_problem| Report {
+        mgmt: Some(&mgmt),
+        fleet_problem,
+        ..Report::new(&mgmt_name, &now)
+    };
+    match fleet::sync(&ctx, &planned_prov, &mgmt).await {
+        Ok(refusal) => {
+            let problem = refusal.map(|r| (fleet::NOT_ADOPTED, r));
+            write_status(&ctx, &provs, &prov, report(problem)).await?;
+            Ok(Action::await_change())
+        }
+        // What the API server answered belongs on the object; losing the Lease or the
+        // connection says nothing about this cluster.
+        Err(Error::Write(e)) if e.code().is_some() => {
+            let problem = Some((fleet::WRITE_FAILED, e.to_string()));
+            write_status(&ctx, &provs, &prov, report(problem)).await?;
+            Err(e.into())
+        }
+        Err(e) => Err(e),
     }
-    let mut updated = prov.clone();
-    updated.status = Some(status);
-    Ok(updated)
 }

@@ -1,52 +1,69 @@
-//! Removing a prov cluster (§C7): its mgmt cluster when that belongs to it, its fleet cluster
-//! and ClusterGroup, then the finalizer. Always makes progress when counterparts are gone.
+//! Removing a prov cluster (§C7): its mgmt cluster when that provably belongs to it, its fleet
+//! clusters wherever they are and its ClusterGroup, then the finalizer. Runs only while drover's
+//! finalizer holds the prov cluster (§I4); always makes progress when counterparts are gone.
 
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::fleet::previous_namespaces;
-use crate::api::{ClusterGroup, FleetCluster, MgmtCluster, ProvCluster};
+use crate::api::{ClusterGroup, MgmtCluster, ProvCluster};
 use crate::consts::finalizers;
 use crate::controllers::Error;
-use crate::mapping::cluster::mgmt_name_for;
-use crate::mapping::deletion::{fleet_belongs_to_prov, prov_removal_deletes_mgmt};
+use crate::controllers::copies::{Unwanted, delete_unwanted_fleet_clusters};
+use crate::mapping::deletion::{
+    kept_mgmt_notice, mgmt_names_to_check_on_removal, prov_removal_deletes_mgmt,
+};
 use crate::mapping::fleet::LOCAL_CLUSTER_GROUP;
 use crate::mapping::meta::OwnerMarks;
 use crate::runtime::Context;
 use crate::runtime::events::Note;
-use crate::runtime::write::WriteError;
 
-fn read_error(kind: &str, name: &str, source: kube::Error) -> Error {
-    Error::Write(WriteError::Api {
-        verb: "get",
-        kind: kind.to_string(),
-        name: name.to_string(),
-        source: Box::new(source),
-    })
+/// Where a prov cluster's fleet cluster may be that the cache may not show yet: the workspace
+/// recorded in its status and its own namespace.
+fn recent_namespaces(prov: &ProvCluster) -> Vec<String> {
+    prov.status
+        .as_ref()
+        .and_then(|s| s.fleet_workspace_name.clone())
+        .into_iter()
+        .chain(prov.namespace())
+        .collect()
 }
 
 pub async fn remove(prov: &ProvCluster, ctx: &Context) -> Result<(), Error> {
-    let name = prov.name_any();
     let namespace = prov.namespace().unwrap_or_default();
-    // Read counterparts from the API server, not the cache: a mgmt cluster created a moment ago
-    // may not have reached the cache yet, and must not be left behind.
+    let default_workspace = ctx.config.default_workspace.as_str();
+    // Read from the API server, not the cache: a mgmt cluster created a moment ago must not be
+    // left behind, and a delete rests on the object as it is now.
     let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
-    let mut workspaces = previous_namespaces(prov);
-    if let Some(mgmt_name) = mgmt_name_for(prov)
-        && let Some(mgmt) = mgmts
-            .get_opt(&mgmt_name)
-            .await
-            .map_err(|e| read_error("Cluster", &mgmt_name, e))?
-    {
+    let mut workspaces = recent_namespaces(prov);
+    for mgmt_name in mgmt_names_to_check_on_removal(prov) {
+        let Some(mgmt) = ctx.get_live(&mgmts, &mgmt_name).await? else {
+            continue;
+        };
         workspaces.extend(mgmt.workspace().map(str::to_string));
-        if prov_removal_deletes_mgmt(prov, &mgmt) && ctx.delete(&mgmts, &mgmt).await? {
+        if mgmt.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        if prov_removal_deletes_mgmt(prov, &mgmt, default_workspace) {
+            if ctx.delete(&mgmts, &mgmt).await? {
+                ctx.publish(
+                    prov,
+                    Note {
+                        warning: false,
+                        reason: "MgmtClusterDeleted",
+                        action: "Delete",
+                        message: format!("deleted mgmt cluster {mgmt_name} with its prov cluster"),
+                    },
+                )
+                .await;
+            }
+        } else if let Some(message) = kept_mgmt_notice(prov, &mgmt, default_workspace) {
             ctx.publish(
                 prov,
                 Note {
-                    warning: false,
-                    reason: "MgmtClusterDeleted",
+                    warning: true,
+                    reason: "MgmtClusterKept",
                     action: "Delete",
-                    message: format!("deleted mgmt cluster {mgmt_name} with its prov cluster"),
+                    message,
                 },
             )
             .await;
@@ -54,38 +71,13 @@ pub async fn remove(prov: &ProvCluster, ctx: &Context) -> Result<(), Error> {
     }
     workspaces.sort();
     workspaces.dedup();
+    delete_unwanted_fleet_clusters(ctx, prov, Unwanted::Removed, &workspaces).await?;
     for workspace in &workspaces {
-        let fleets: Api<FleetCluster> = Api::namespaced(ctx.client.clone(), workspace);
-        if let Some(fleet) = fleets
-            .get_opt(&name)
-            .await
-            .map_err(|e| read_error("Cluster", &name, e))?
-            && fleet_belongs_to_prov(&fleet, prov)
-            && ctx.delete(&fleets, &fleet).await?
-        {
-            ctx.publish(
-                prov,
-                Note {
-                    warning: false,
-                    reason: "FleetClusterDeleted",
-                    action: "Delete",
-                    message: format!(
-                        "deleted fleet cluster {workspace}/{name} with its prov cluster"
-                    ),
-                },
-            )
-            .await;
-        }
         let groups: Api<ClusterGroup> = Api::namespaced(ctx.client.clone(), workspace);
-        if let Some(group) = groups
-            .get_opt(LOCAL_CLUSTER_GROUP)
-            .await
-            .map_err(|e| read_error("ClusterGroup", LOCAL_CLUSTER_GROUP, e))?
-            && OwnerMarks::read(group.metadata.annotations.as_ref())
-                .is_some_and(|m| m.name_owner(prov))
-        {
-            ctx.delete(&groups, &group).await?;
-        }
+        ctx.delete_if_still(&groups, LOCAL_CLUSTER_GROUP, |g| {
+            OwnerMarks::read(g.metadata.annotations.as_ref()).is_some_and(|m| m.name_owner(prov))
+        })
+        .await?;
     }
     let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &namespace);
     ctx.remove_finalizer(&provs, prov, finalizers::PROV_CLUSTER)

@@ -16,6 +16,7 @@ use kube::runtime::reflector::ObjectRef;
 use super::{Error, Hubs, Shutdown, runner};
 use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
 use crate::consts::finalizers;
+use crate::controllers::copies::{Unwanted, delete_unwanted_fleet_clusters};
 use crate::mapping::cluster::{
     desired_legacy_prov_cluster, is_owned_by_a_prov_cluster, legacy_prov_workspace, mgmt_name_for,
     workspace_to_assign,
@@ -39,7 +40,14 @@ pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFutu
 async fn reconcile(mgmt: Arc<MgmtCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
     if mgmt.metadata.deletion_timestamp.is_some() {
-        remove(&mgmt, &ctx).await?;
+        // §I4: removal logic runs only while drover's finalizer holds the mgmt cluster.
+        if mgmt
+            .finalizers()
+            .iter()
+            .any(|f| f == finalizers::MGMT_CLUSTER)
+        {
+            remove(&mgmt, &ctx).await?;
+        }
         return Ok(Action::await_change());
     }
     let name = mgmt.name_any();
@@ -82,7 +90,9 @@ async fn reconcile(mgmt: Arc<MgmtCluster>, ctx: Arc<Context>) -> Result<Action, 
         ctx.add_finalizer(&mgmts, mgmt.as_ref(), finalizers::MGMT_CLUSTER)
             .await?;
     }
-    if let Some(ws) = prov_workspace {
+    // A legacy-shaped mgmt cluster that a prov cluster created (before such names were refused,
+    // §C1) is that prov cluster's counterpart: a second prov cluster would break 1:1.
+    if let Some(ws) = prov_workspace.filter(|_| !owned_by_prov) {
         sync_legacy_prov(&ctx, &mgmt, &ws).await?;
     }
     Ok(Action::await_change())
@@ -91,16 +101,24 @@ async fn reconcile(mgmt: Arc<MgmtCluster>, ctx: Arc<Context>) -> Result<Action, 
 /// §C3 and §C8: the legacy mgmt cluster's prov cluster in its workspace, and no copy elsewhere.
 async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) -> Result<(), Error> {
     let name = mgmt.name_any();
-    let existing = ctx
+    let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), workspace);
+    let cached = ctx
         .stores
         .prov
         .get(&ObjectRef::new(&name).within(workspace));
+    let existing = ctx.cached_or_live(cached, &provs, &name).await?;
     let foreign = existing.as_deref().is_some_and(|p| {
         !OwnerMarks::read(p.metadata.annotations.as_ref()).is_some_and(|m| m.name_owner(mgmt))
     });
-    if foreign {
+    if existing
+        .as_deref()
+        .is_some_and(|p| p.metadata.deletion_timestamp.is_some())
+    {
+        // Its deletion finishes first (another controller may hold it); once it is gone, its
+        // deletion event brings this mgmt cluster back here to make a fresh one.
+    } else if foreign {
         // A prov cluster of that name that drover did not create for this mgmt cluster: it
-        // represents the mgmt cluster (status, deletion) but its spec is not taken over.
+        // represents the mgmt cluster (status) but its spec is not taken over.
         ctx.publish_on_change(
             mgmt,
             Note {
@@ -114,61 +132,82 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
         )
         .await;
         return Ok(());
-    }
-    let desired = desired_legacy_prov_cluster(mgmt, workspace, existing.as_deref());
-    let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), workspace);
-    if ctx.apply(&provs, &desired, existing.as_deref()).await? && existing.is_none() {
-        ctx.publish(
-            mgmt,
-            Note {
-                warning: false,
-                reason: "ProvClusterCreated",
-                action: "Create",
-                message: format!("created prov cluster {workspace}/{name}"),
-            },
-        )
-        .await;
-    }
-    let stale: Vec<_> = ctx
-        .stores
-        .prov
-        .state()
-        .into_iter()
-        .filter(|p| p.metadata.name.as_deref() == Some(name.as_str()))
-        .filter(|p| is_stale_legacy_copy(p, mgmt, Some(workspace)))
-        .collect();
-    for old in stale {
-        let old_ns = old.namespace().unwrap_or_default();
-        let api: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &old_ns);
-        if ctx.delete(&api, old.as_ref()).await? {
+    } else {
+        let desired = desired_legacy_prov_cluster(mgmt, workspace, existing.as_deref());
+        if ctx.apply(&provs, &desired, existing.as_deref()).await? && existing.is_none() {
             ctx.publish(
                 mgmt,
                 Note {
                     warning: false,
-                    reason: "ProvClusterMoved",
-                    action: "Move",
-                    message: format!("prov cluster moved from {old_ns} to {workspace}"),
+                    reason: "ProvClusterCreated",
+                    action: "Create",
+                    message: format!("created prov cluster {workspace}/{name}"),
                 },
             )
             .await;
         }
     }
+    // A copy already deleted and released is done with, whoever still holds it.
+    let stale = ctx.stores.prov.state_filter(|p| {
+        p.metadata.name.as_deref() == Some(name.as_str())
+            && is_stale_legacy_copy(p, mgmt, Some(workspace))
+            && (p.metadata.deletion_timestamp.is_none()
+                || p.finalizers().iter().any(|f| f == finalizers::PROV_CLUSTER))
+    });
+    for old in stale {
+        remove_stale_copy(ctx, mgmt, workspace, &old).await?;
+    }
     Ok(())
 }
 
-/// §C7: removing a mgmt cluster removes the prov clusters that belong to it, then the finalizer.
+/// Removes a copy a move left behind (§C8): its fleet clusters, the copy, and drover's finalizer
+/// on it. The copy goes without the prov controller's removal logic, which deletes the mgmt
+/// cluster a copy represents: were the cluster moved back before that logic ran (or while another
+/// controller holds the copy), the copy would look like the representation again.
+async fn remove_stale_copy(
+    ctx: &Context,
+    mgmt: &MgmtCluster,
+    workspace: &str,
+    old: &ProvCluster,
+) -> Result<(), Error> {
+    let name = old.name_any();
+    let old_ns = old.namespace().unwrap_or_default();
+    let api: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &old_ns);
+    let still_stale = |p: &ProvCluster| is_stale_legacy_copy(p, mgmt, Some(workspace));
+    delete_unwanted_fleet_clusters(ctx, old, Unwanted::StaleCopy, &[]).await?;
+    if ctx.delete_if_still(&api, &name, still_stale).await? {
+        ctx.publish(
+            mgmt,
+            Note {
+                warning: false,
+                reason: "ProvClusterMoved",
+                action: "Move",
+                message: format!("prov cluster moved from {old_ns} to {workspace}"),
+            },
+        )
+        .await;
+    }
+    ctx.release_if_still(&api, &name, finalizers::PROV_CLUSTER, |p| {
+        p.metadata.deletion_timestamp.is_some() && still_stale(p)
+    })
+    .await?;
+    Ok(())
+}
+
+/// §C7: removing a mgmt cluster removes the prov clusters that belong to it (re-checked live),
+/// then the finalizer.
 async fn remove(mgmt: &MgmtCluster, ctx: &Context) -> Result<(), Error> {
-    let belonging: Vec<_> = ctx
+    let belonging = ctx
         .stores
         .prov
-        .state()
-        .into_iter()
-        .filter(|p| prov_belongs_to_mgmt(p, mgmt))
-        .collect();
+        .state_filter(|p| p.metadata.deletion_timestamp.is_none() && prov_belongs_to_mgmt(p, mgmt));
     for prov in belonging {
         let ns = prov.namespace().unwrap_or_default();
         let api: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &ns);
-        if prov.metadata.deletion_timestamp.is_none() && ctx.delete(&api, prov.as_ref()).await? {
+        if ctx
+            .delete_if_still(&api, &prov.name_any(), |p| prov_belongs_to_mgmt(p, mgmt))
+            .await?
+        {
             ctx.publish(
                 mgmt,
                 Note {

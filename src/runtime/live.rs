@@ -1,0 +1,90 @@
+//! Reads from the API server itself, for decisions a cache may not make (§4a I1, I4): a delete is
+//! re-checked against the live object right before it is sent, and an object about to be
+//! created is looked for live, so one that appeared a moment ago is never taken over.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use kube::api::Api;
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::runtime::Context;
+use crate::runtime::write::WriteError;
+
+impl Context {
+    /// The object `name` as the API server has it now, or `None`.
+    pub async fn get_live<K>(&self, api: &Api<K>, name: &str) -> Result<Option<K>, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        api.get_opt(name).await.map_err(|source| WriteError::Api {
+            verb: "get",
+            kind: K::kind(&()).to_string(),
+            name: name.to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    /// `cached`, or when the cache holds none, the object `name` as the API server has it now:
+    /// before creating an object, so that one that appeared a moment ago is never taken over.
+    pub async fn cached_or_live<K>(
+        &self,
+        cached: Option<Arc<K>>,
+        api: &Api<K>,
+        name: &str,
+    ) -> Result<Option<Arc<K>>, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        match cached {
+            Some(cached) => Ok(Some(cached)),
+            None => Ok(self.get_live(api, name).await?.map(Arc::new)),
+        }
+    }
+
+    /// Deletes `name` only if, read live, it exists, is not being deleted yet and `still` holds
+    /// for it; the delete carries that object's UID as precondition. Returns whether a delete
+    /// was sent.
+    pub async fn delete_if_still<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        still: impl FnOnce(&K) -> bool,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        match self.get_live(api, name).await? {
+            Some(live) if live.meta().deletion_timestamp.is_none() && still(&live) => {
+                self.delete(api, &live).await
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Removes `finalizer` from `name` if, read live, `still` holds for it. A concurrent change
+    /// to the finalizers (another actor removing theirs, or this one) is not an error: the
+    /// change itself is an event that brings the caller back.
+    pub async fn release_if_still<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        finalizer: &str,
+        still: impl FnOnce(&K) -> bool,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        let Some(live) = self.get_live(api, name).await? else {
+            return Ok(false);
+        };
+        if !live.finalizers().iter().any(|f| f == finalizer) || !still(&live) {
+            return Ok(false);
+        }
+        match self.remove_finalizer(api, &live, finalizer).await {
+            Err(e) if matches!(e.code(), Some(409 | 422)) => Ok(false),
+            other => other,
+        }
+    }
+}
