@@ -172,7 +172,8 @@ grep -m 1 "control plane ready" "$work/controlplane.log" >&2 || true
 
 # ---- the chart's ServiceAccount, RBAC and admission policies ----------------------------------
 say "installing the chart's ServiceAccount, RBAC and admission policies (CRDs: already there)"
-"$kubectl" create namespace "$namespace" >/dev/null
+# fleet-controller runs there already (its ConfigMap lives in it); drover joins it.
+"$kubectl" get namespace "$namespace" >/dev/null 2>&1 || "$kubectl" create namespace "$namespace" >/dev/null
 "$helm" template drover "$root/charts/drover" --namespace "$namespace" \
   --set crds.install=false \
   --show-only templates/serviceaccount.yaml \
@@ -291,8 +292,11 @@ EOF
 done
 
 say "waiting for Fleet: imports, fleet-agents registering, bundles ready (about a minute)"
+# Ready bundles "n/n" with both of this cluster's: Fleet's agent Bundle and the sample.
 bundles_ready() {
-  [ "$("$kubectl" -n "${1%/*}" get clusters.fleet.cattle.io "${1#*/}" -o jsonpath='{.status.display.readyBundles}')" = "1/1" ]
+  local ready
+  ready=$("$kubectl" -n "${1%/*}" get clusters.fleet.cattle.io "${1#*/}" -o jsonpath='{.status.display.readyBundles}')
+  [ "${ready%/*}" = "${ready#*/}" ] && [ "${ready#*/}" = 2 ]
 }
 for fleet in fleet-default/dev team-a/c-7x2kq fleet-local/local; do
   wait_for "fleet cluster $fleet to have its bundle ready" 300 bundles_ready "$fleet"
