@@ -340,9 +340,13 @@ impl Context {
         if current.iter().any(|f| f == finalizer) {
             return Ok(false);
         }
-        let patch = if obj.meta().finalizers.is_none() {
+        let patch = if current.is_empty() {
+            // `add` on a missing list creates it, and on an existing one replaces it: only
+            // when the list is still absent (a test for null) is that the same thing. The API
+            // server never stores an empty list, so absent is what "none" looks like.
             serde_json::json!([
                 {"op": "test", "path": "/metadata/uid", "value": obj.meta().uid},
+                {"op": "test", "path": "/metadata/finalizers", "value": null},
                 {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
             ])
         } else {

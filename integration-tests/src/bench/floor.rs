@@ -91,6 +91,7 @@ impl Floor {
         let patch = match &obj.meta().finalizers {
             None => serde_json::json!([
                 {"op": "test", "path": "/metadata/uid", "value": obj.meta().uid},
+                {"op": "test", "path": "/metadata/finalizers", "value": null},
                 {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
             ]),
             Some(current) => serde_json::json!([

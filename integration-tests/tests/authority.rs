@@ -1,0 +1,241 @@
+//! Spec §4a on the real control plane: drover acts on proven identity (ownership marks with
+//! UIDs), never takes over what others made, and keeps what other writers put on shared objects.
+//! One test per behaviour; the tests play the other actors (tenants, a second controller).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, ensure};
+use drover::api::{Condition, FleetWorkspace, MgmtCluster, ProvCluster, find_condition};
+use drover::controllers::Hubs;
+use drover::runtime::Context;
+use drover::runtime::leadership::Leadership;
+use drover::runtime::metrics::Metrics;
+use drover_integration_tests::fixtures::{
+    connect_mgmt, create_prov, default_workspaces_ready, prov_cluster,
+};
+use drover_integration_tests::{
+    CONVERGE, Drover, TestEnv, documents, eventually, repo_root, test_config,
+};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject,
+};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+const CREATOR: &str = "field.cattle.io/creatorId";
+const MANAGED: &str = "provisioning.cattle.io/managed";
+const OWNER_UID: &str = "drover.cattle.io/owner-uid";
+const OWNER_GVK: &str = "objectset.rio.cattle.io/owner-gvk";
+
+async fn shared() -> Result<(Client, &'static TestEnv)> {
+    let env = TestEnv::shared().await?;
+    Drover::shared(env).await?;
+    let client = env.client()?;
+    default_workspaces_ready(&client).await?;
+    Ok((client, env))
+}
+
+/// An admin client that the API server sees as `user` (the requester admission checks).
+fn client_as(env: &TestEnv, user: &str) -> Result<Client> {
+    let mut config = env.client_config();
+    config.auth_info.impersonate = Some(user.into());
+    config.auth_info.impersonate_groups = Some(vec!["system:masters".into()]);
+    Ok(Client::try_from(config)?)
+}
+
+fn named(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        ..ObjectMeta::default()
+    }
+}
+
+fn workspace(name: &str, annotations: &[(&str, &str)]) -> FleetWorkspace {
+    let mut ws = FleetWorkspace::new(name);
+    ws.metadata.annotations = Some(
+        annotations
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    ws
+}
+
+fn workspaces(client: &Client) -> Api<FleetWorkspace> {
+    Api::all(client.clone())
+}
+
+fn condition(ws: &FleetWorkspace, type_: &str) -> Option<Condition> {
+    find_condition(ws.status.as_ref()?.conditions.as_deref()?, type_).cloned()
+}
+
+/// Waits until the workspace reports a condition of that type, and returns it.
+async fn reported(client: &Client, name: &str, type_: &str) -> Result<Condition> {
+    eventually(&format!("{name}: condition {type_}"), CONVERGE, || async {
+        Ok(workspaces(client)
+            .get_opt(name)
+            .await?
+            .and_then(|ws| condition(&ws, type_)))
+    })
+    .await
+}
+
+/// Waits for a Warning Event with that reason on the object named `name`.
+async fn warning_event(client: &Client, name: &str, reason: &str) -> Result<Event> {
+    eventually(
+        &format!("a {reason} warning on {name}"),
+        CONVERGE,
+        || async {
+            let params = ListParams::default().fields(&format!("involvedObject.name={name}"));
+            let events = Api::<Event>::all(client.clone()).list(&params).await?;
+            Ok(events.items.into_iter().find(|e| {
+                e.reason.as_deref() == Some(reason) && e.type_.as_deref() == Some("Warning")
+            }))
+        },
+    )
+    .await
+}
+
+async fn wait_gone<K>(what: &str, api: &Api<K>, name: &str) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    eventually(what, CONVERGE, || async {
+        Ok(api.get_opt(name).await?.is_none().then_some(()))
+    })
+    .await
+}
+
+/// Waits until `drover` has sent no write for two seconds in a row.
+async fn settle(drover: &Drover) {
+    let mut last = drover.writes();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = drover.writes();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+fn user(name: &str) -> Vec<Subject> {
+    vec![Subject {
+        kind: "User".into(),
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        name: name.into(),
+        namespace: None,
+    }]
+}
+
+// Creator RBAC under the W5 names that drover did not make.
+
+
+
+// A namespace whose marks name another workspace UID.
+
+
+// Other writers' conditions and finalizers.
+
+/// A provisioner's `Provisioned` condition, appended to whatever the status holds.
+async fn add_provisioned(provs: &Api<ProvCluster>, name: &str, message: &str) -> Result<()> {
+    let patch: json_patch::Patch = serde_json::from_value(json!([{
+        "op": "add",
+        "path": "/status/conditions/-",
+        "value": {"type": "Provisioned", "status": "True", "reason": "Provisioned",
+                  "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"},
+    }]))?;
+    provs
+        .patch_status(name, &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await
+        .context("adding the Provisioned condition")?;
+    Ok(())
+}
+
+fn conditions_of(prov: &ProvCluster) -> Vec<Condition> {
+    prov.status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default()
+}
+
+
+
+#[tokio::test]
+async fn a_finalizer_another_controller_added_meanwhile_survives_drovers_finalizer() -> Result<()> {
+    let (client, env) = shared().await?;
+    // drover's write door on its own, as a reconcile holding a cached copy uses it.
+    let config = test_config();
+    let stores = Hubs::new(&config).stores();
+    let recorder = drover::runtime::events::recorder(client.clone(), None);
+    let ctx = Context::new(
+        client.clone(),
+        config,
+        stores,
+        Arc::new(Metrics::default()),
+        recorder,
+        Leadership::always(),
+    );
+    let namespace = env.unique_name("finalizers");
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &Namespace {
+                metadata: named(&namespace),
+                ..Namespace::default()
+            },
+        )
+        .await?;
+    let api = Api::<ConfigMap>::namespaced(client.clone(), &namespace);
+    let cached = api
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: named("held"),
+                data: Some(BTreeMap::from([("k".into(), "v".into())])),
+                ..ConfigMap::default()
+            },
+        )
+        .await?;
+    ensure!(cached.metadata.finalizers.is_none());
+    // Another controller adds its finalizer after drover's cache saw none.
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/other"]}})),
+    )
+    .await?;
+    let outcome = ctx
+        .add_finalizer(&api, &cached, "drover.cattle.io/test")
+        .await;
+    let live = api.get("held").await?;
+    ensure!(
+        live.finalizers().iter().any(|f| f == "example.com/other"),
+        "the other controller's finalizer was replaced: {:?} (drover's write: {outcome:?})",
+        live.finalizers()
+    );
+    // With the live object the add goes through, next to the other one.
+    ctx.add_finalizer(&api, &live, "drover.cattle.io/test")
+        .await?;
+    let both = api.get("held").await?;
+    ensure!(
+        both.finalizers() == ["example.com/other", "drover.cattle.io/test"],
+        "{:?}",
+        both.finalizers()
+    );
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await?;
+    Ok(())
+}
+
+// The local cluster, and Rancher's spelling of core kinds.
+
+
