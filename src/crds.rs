@@ -87,14 +87,26 @@ fn mgmt_cluster() -> CustomResourceDefinition {
 fn fleet_workspace() -> CustomResourceDefinition {
     let group = FleetWorkspace::group(&()).to_string();
     let plural = FleetWorkspace::plural(&()).to_string();
-    let mut generator = schemars::generate::SchemaSettings::openapi3()
-        .with(|s| s.inline_subschemas = true)
+    // The settings kube's derive uses, so the schema is structural (`nullable`, not `null`
+    // types) and the conditions keep their list-map keys.
+    let generator = schemars::generate::SchemaSettings::openapi3()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .with_transform(schemars::transform::AddNullable::default())
+        .with_transform(kube::core::schema::StructuralSchemaRewriter)
         .into_generator();
-    let status: JSONSchemaProps = serde_json::from_value(
+    let status = serde_json::from_value::<JSONSchemaProps>(
         generator
-            .subschema_for::<crate::api::FleetWorkspaceStatus>()
+            .into_root_schema_for::<crate::api::FleetWorkspaceStatus>()
             .to_value(),
     )
+    .map(|typed| JSONSchemaProps {
+        title: None,
+        x_kubernetes_preserve_unknown_fields: Some(true),
+        ..typed
+    })
     .unwrap_or_else(|_| preserve_unknown());
     CustomResourceDefinition {
         metadata: ObjectMeta {

@@ -163,7 +163,106 @@ fn conditions_of(prov: &ProvCluster) -> Vec<Condition> {
         .unwrap_or_default()
 }
 
+#[tokio::test]
+async fn a_condition_another_controller_adds_to_prov_status_is_kept() -> Result<()> {
+    let (client, env) = shared().await?;
+    let name = env.unique_name("provisioned");
+    create_prov(&client, &prov_cluster("fleet-default", &name)).await?;
+    let provs = Api::<ProvCluster>::namespaced(client.clone(), "fleet-default");
+    let mgmt_name = eventually("Created=True", CONVERGE, || async {
+        let prov = provs.get(&name).await?;
+        Ok(find_condition(&conditions_of(&prov), "Created")
+            .filter(|c| c.is_true())
+            .and(prov.cluster_name().map(str::to_string)))
+    })
+    .await?;
+    add_provisioned(&provs, &name, "machines are up").await?;
+    // drover writes the status again once the agent connects.
+    connect_mgmt(&client, &mgmt_name).await?;
+    eventually("ready", CONVERGE, || async {
+        let prov = provs.get(&name).await?;
+        Ok(prov
+            .status
+            .as_ref()
+            .is_some_and(|s| s.ready == Some(true))
+            .then_some(()))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let conditions = conditions_of(&provs.get(&name).await?);
+    ensure!(
+        find_condition(&conditions, "Provisioned")
+            .is_some_and(|c| c.message.as_deref() == Some("machines are up")),
+        "the provisioner's condition is gone: {conditions:?}"
+    );
+    ensure!(
+        find_condition(&conditions, "Ready").is_some_and(Condition::is_true),
+        "{conditions:?}"
+    );
+    Ok(())
+}
 
+#[tokio::test]
+async fn with_ranchers_prov_crd_another_controllers_condition_is_kept_without_a_write_fight()
+-> Result<()> {
+    let env = TestEnv::start().await?;
+    let client = env.client()?;
+    // Rancher's prov CRD: status keeps no unknown fields, conditions are a map keyed on type.
+    let path = repo_root().join("crds/clusters.provisioning.cattle.io.yaml");
+    let mut crd = documents(&std::fs::read_to_string(path)?)?.remove(0);
+    let status =
+        &mut crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
+    if let Some(status) = status.as_object_mut() {
+        status.remove("x-kubernetes-preserve-unknown-fields");
+    }
+    let conditions = &mut status["properties"]["conditions"];
+    conditions["x-kubernetes-list-type"] = json!("map");
+    conditions["x-kubernetes-list-map-keys"] = json!(["type"]);
+    env.apply_yaml_str(&serde_json::to_string(&crd)?).await?;
+    let drover = Drover::start(&env, test_config())?;
+    default_workspaces_ready(&client).await?;
+
+    let name = env.unique_name("provisioned");
+    create_prov(&client, &prov_cluster("fleet-default", &name)).await?;
+    let provs = Api::<ProvCluster>::namespaced(client.clone(), "fleet-default");
+    eventually("Created=True", CONVERGE, || async {
+        let prov = provs.get(&name).await?;
+        Ok(find_condition(&conditions_of(&prov), "Created")
+            .filter(|c| c.is_true())
+            .map(|_| ()))
+    })
+    .await?;
+    add_provisioned(&provs, &name, "machines are up").await?;
+    settle(&drover).await;
+    let quiet = drover.writes();
+    // The provisioner updates its condition: nothing for drover to write.
+    let prov = provs.get(&name).await?;
+    let index = conditions_of(&prov)
+        .iter()
+        .position(|c| c.type_ == "Provisioned")
+        .context("Provisioned was removed")?;
+    let patch: json_patch::Patch = serde_json::from_value(json!([{
+        "op": "replace",
+        "path": format!("/status/conditions/{index}/message"),
+        "value": "machines are being upgraded",
+    }]))?;
+    provs
+        .patch_status(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let conditions = conditions_of(&provs.get(&name).await?);
+    ensure!(
+        find_condition(&conditions, "Provisioned")
+            .is_some_and(|c| c.message.as_deref() == Some("machines are being upgraded")),
+        "{conditions:?}"
+    );
+    ensure!(
+        drover.writes() == quiet,
+        "drover wrote {} times after another controller's condition changed",
+        drover.writes() - quiet
+    );
+    Ok(())
+}
 
 #[tokio::test]
 async fn a_finalizer_another_controller_added_meanwhile_survives_drovers_finalizer() -> Result<()> {

@@ -26,7 +26,10 @@ pub struct FleetWorkspace {
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 pub struct FleetWorkspaceStatus {
+    /// A map keyed on `type` (in drover's CRD; Rancher's has no status): server-side apply then
+    /// keeps the conditions other controllers write beside drover's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schemas::conditions")]
     pub conditions: Option<Vec<Condition>>,
 }
 

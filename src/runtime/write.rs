@@ -88,30 +88,93 @@ fn display_name<K: Resource>(obj: &K) -> String {
 }
 
 /// Whether every value in `desired` is present and equal in `actual`. Objects are compared key by
-/// key, everything else (lists included: drover's lists are atomic) by equality.
+/// key, everything else (lists included) by equality.
 pub fn is_subset(desired: &Value, actual: &Value) -> bool {
+    is_subset_given(desired, actual, None)
+}
+
+/// [`is_subset`], reading drover's earlier apply (`owned`, a `fieldsV1` tree) for the lists the
+/// API server merges by key (`x-kubernetes-list-type: map`, such as conditions keyed on
+/// `type`): there drover's entries are matched by key, and entries that other writers added
+/// beside them change nothing. The server's own record of the list type is used, so the same
+/// code is right for an atomic list in one CRD and a map list in another.
+pub fn is_subset_given(desired: &Value, actual: &Value, owned: Option<&Value>) -> bool {
     match (desired, actual) {
-        (Value::Object(d), Value::Object(a)) => d
-            .iter()
-            .all(|(k, dv)| a.get(k).is_some_and(|av| is_subset(dv, av))),
+        (Value::Object(d), Value::Object(a)) => d.iter().all(|(k, dv)| {
+            let owned = owned.and_then(|o| o.get(format!("f:{k}")));
+            a.get(k).is_some_and(|av| is_subset_given(dv, av, owned))
+        }),
+        (Value::Array(d), Value::Array(a)) => match owned.map(keyed_entries) {
+            Some(entries) if !entries.is_empty() => {
+                d.iter().all(|item| match item_key(item, &entries[0].0) {
+                    Some(key) => a.iter().any(|candidate| {
+                        item_key(candidate, &entries[0].0).as_ref() == Some(&key)
+                            && is_subset_given(item, candidate, entry_for(&entries, &key))
+                    }),
+                    None => false,
+                })
+            }
+            _ => d == a,
+        },
         (d, a) => d == a,
     }
 }
 
+/// A list's `k:{...}` entries in a `fieldsV1` tree: each key (field name to value) with the
+/// subtree drover owns in that item.
+fn keyed_entries(owned: &Value) -> Vec<(serde_json::Map<String, Value>, &Value)> {
+    let Value::Object(owned) = owned else {
+        return Vec::new();
+    };
+    owned
+        .iter()
+        .filter_map(|(k, sub)| {
+            let key = k.strip_prefix("k:")?;
+            match serde_json::from_str(key) {
+                Ok(Value::Object(key)) => Some((key, sub)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The values of `like`'s key fields in `item`, when it has them all.
+fn item_key(
+    item: &Value,
+    like: &serde_json::Map<String, Value>,
+) -> Option<serde_json::Map<String, Value>> {
+    like.keys()
+        .map(|field| Some((field.clone(), item.get(field)?.clone())))
+        .collect()
+}
+
+fn entry_for<'a>(
+    entries: &[(serde_json::Map<String, Value>, &'a Value)],
+    key: &serde_json::Map<String, Value>,
+) -> Option<&'a Value> {
+    entries.iter().find(|(k, _)| k == key).map(|(_, sub)| *sub)
+}
+
 /// Whether every field that drover's earlier apply owns (a `fieldsV1` tree) is still part of
-/// `desired`; if not, the next apply must remove it.
+/// `desired`; if not, the next apply must remove it. Items of map lists (`k:{...}`) must still be
+/// desired, by key; other list entries (`.`, `v:`, `i:`) belong to lists compared whole.
 pub fn owned_fields_are_desired(owned: &Value, desired: &Value) -> bool {
     let Value::Object(owned) = owned else {
         return true;
     };
     owned.iter().all(|(key, sub)| {
         let Some(field) = key.strip_prefix("f:") else {
-            // `.`, `k:`, `v:` and `i:` entries belong to lists, which are compared whole.
             return true;
         };
         match desired.get(field) {
             None => false,
             Some(d @ Value::Object(_)) => owned_fields_are_desired(sub, d),
+            Some(Value::Array(items)) => keyed_entries(sub).iter().all(|(key, item_owned)| {
+                items
+                    .iter()
+                    .find(|item| item_key(item, key).as_ref() == Some(key))
+                    .is_some_and(|item| owned_fields_are_desired(item_owned, item))
+            }),
             Some(_) => true,
         }
     })
@@ -145,17 +208,17 @@ pub fn needs_apply<K: Resource + Serialize>(
     let Ok(actual) = serde_json::to_value(current) else {
         return true;
     };
-    if !is_subset(desired, &actual) {
-        return true;
-    }
-    own_fields(current.meta().managed_fields.as_deref(), subresource).is_some_and(|owned| {
-        match owned {
-            // The caches keep the tree as a JSON string (`stores::keep_own_managed_fields`).
-            Value::String(text) => serde_json::from_str::<Value>(text)
-                .map_or(true, |tree| !owned_fields_are_desired(&tree, desired)),
-            tree => !owned_fields_are_desired(tree, desired),
-        }
-    })
+    let owned = match own_fields(current.meta().managed_fields.as_deref(), subresource) {
+        // The caches keep the tree as a JSON string (`stores::keep_own_managed_fields`).
+        Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(tree) => Some(std::borrow::Cow::Owned(tree)),
+            Err(_) => return true,
+        },
+        Some(tree) => Some(std::borrow::Cow::Borrowed(tree)),
+        None => None,
+    };
+    !is_subset_given(desired, &actual, owned.as_deref())
+        || owned.is_some_and(|tree| !owned_fields_are_desired(&tree, desired))
 }
 
 fn api_error<K: Resource<DynamicType = ()>>(
@@ -454,10 +517,65 @@ mod tests {
     }
 
     #[test]
-    fn list_entries_in_owned_fields_are_compared_as_whole_lists() {
-        let owned =
-            json!({"f:spec": {"f:tolerations": {"k:{\"key\":\"a\"}": {".": {}}}, "f:x": {}}});
-        let desired = json!({"spec": {"tolerations": [{"key": "b"}], "x": 1}});
+    fn atomic_and_set_list_entries_in_owned_fields_are_compared_as_whole_lists() {
+        let owned = json!({"f:spec": {"f:names": {"v:\"a\"": {}}, "f:x": {}}});
+        let desired = json!({"spec": {"names": ["b"], "x": 1}});
+        assert!(owned_fields_are_desired(&owned, &desired));
+    }
+
+    fn conditions(items: &[(&str, &str)]) -> Value {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(t, s)| json!({"type": t, "status": s}))
+            .collect();
+        json!({"status": {"conditions": items}})
+    }
+
+    /// drover's managed fields after applying conditions of these types to a map list.
+    fn owning(types: &[&str]) -> Value {
+        let entries: serde_json::Map<String, Value> = types
+            .iter()
+            .map(|t| {
+                (
+                    format!("k:{{\"type\":\"{t}\"}}"),
+                    json!({".": {}, "f:type": {}, "f:status": {}}),
+                )
+            })
+            .collect();
+        json!({"f:status": {"f:conditions": entries}})
+    }
+
+    #[test]
+    fn entries_other_writers_add_to_a_map_list_change_nothing() {
+        let desired = conditions(&[("Ready", "True")]);
+        let actual = conditions(&[("Provisioned", "True"), ("Ready", "True")]);
+        assert!(is_subset_given(
+            &desired,
+            &actual,
+            Some(&owning(&["Ready"]))
+        ));
+        // Without the server's word that the list is a map, it is compared whole.
+        assert!(!is_subset(&desired, &actual));
+        let atomic = json!({"f:status": {"f:conditions": {}}});
+        assert!(!is_subset_given(&desired, &actual, Some(&atomic)));
+    }
+
+    #[test]
+    fn a_changed_or_missing_entry_of_a_map_list_is_a_change() {
+        let owned = owning(&["Ready", "Stalled"]);
+        let actual = conditions(&[("Provisioned", "True"), ("Ready", "True")]);
+        let changed = conditions(&[("Ready", "False")]);
+        assert!(!is_subset_given(&changed, &actual, Some(&owned)));
+        let missing = conditions(&[("Ready", "True"), ("Stalled", "False")]);
+        assert!(!is_subset_given(&missing, &actual, Some(&owned)));
+    }
+
+    #[test]
+    fn a_map_list_entry_drover_owns_but_no_longer_wants_is_detected() {
+        let owned = owning(&["NamespaceReady", "Stalled"]);
+        let desired = conditions(&[("NamespaceReady", "True")]);
+        assert!(!owned_fields_are_desired(&owned, &desired));
+        let desired = conditions(&[("Stalled", "True"), ("NamespaceReady", "True")]);
         assert!(owned_fields_are_desired(&owned, &desired));
     }
 
