@@ -337,4 +337,41 @@ async fn a_finalizer_another_controller_added_meanwhile_survives_drovers_finaliz
 
 // The local cluster, and Rancher's spelling of core kinds.
 
+#[tokio::test]
+async fn local_without_a_ready_condition_gets_ready_and_connected_and_keeps_its_others()
+-> Result<()> {
+    let (client, _env) = shared().await?;
+    let mgmts = Api::<MgmtCluster>::all(client.clone());
+    eventually("local bootstrapped", CONVERGE, || async {
+        Ok(mgmts
+            .get_opt("local")
+            .await?
+            .filter(|m| find_condition(m.conditions(), "Ready").is_some()))
+    })
+    .await?;
+    // Another writer replaces the conditions with one of its own: no Ready any more.
+    let provisioned = json!({"type": "Provisioned", "status": "True",
+                             "lastTransitionTime": "2026-01-01T00:00:00Z"});
+    mgmts
+        .patch_status(
+            "local",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"conditions": [provisioned]}})),
+        )
+        .await?;
+    let local = eventually("local Ready and Connected again", CONVERGE, || async {
+        Ok(mgmts.get_opt("local").await?.filter(|m| {
+            let c = m.conditions();
+            find_condition(c, "Ready").is_some_and(Condition::is_true)
+                && find_condition(c, "Connected").is_some_and(Condition::is_true)
+        }))
+    })
+    .await?;
+    ensure!(
+        find_condition(local.conditions(), "Provisioned").is_some_and(Condition::is_true),
+        "{:?}",
+        local.conditions()
+    );
+    Ok(())
+}
 

@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod deletion;
 pub mod fleet;
+pub mod local;
 pub mod meta;
 pub mod names;
 pub mod rbac;

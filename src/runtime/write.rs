@@ -388,8 +388,45 @@ impl Context {
         Ok(true)
     }
 
-    /// Adds `finalizer` unless present. A JSON patch that tests the current list, so a concurrent
-    /// change by another actor makes it fail (and retry) instead of dropping their finalizer.
+    /// Applies a JSON patch to the status subresource of `obj`. Patches that change a list
+    /// others write too start with a `test` op, so a concurrent write makes them fail instead of
+    /// being overwritten.
+    pub async fn json_patch_status<K>(
+        &self,
+        api: &Api<K>,
+        obj: &K,
+        patch: Value,
+    ) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    {
+        let name = display_name(obj);
+        self.ensure_leader::<K>("patch_status", &name)?;
+        let patch: json_patch::Patch =
+            serde_json::from_value(patch).map_err(|source| WriteError::Serialize {
+                kind: K::kind(&()).to_string(),
+                name: name.clone(),
+                source,
+            })?;
+        self.metrics.write(&K::kind(&()), "patch_status");
+        let written = api
+            .patch_status(
+                &obj.name_any(),
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..Default::default()
+                },
+                &Patch::<()>::Json(patch),
+            )
+            .await
+            .map_err(|e| api_error::<K>("patch_status", name, e))?;
+        self.wrote(&written);
+        Ok(true)
+    }
+
+    /// Adds `finalizer` unless present. A JSON patch that first tests the list drover saw (or
+    /// that there is none), so a concurrent change by another actor makes it fail (and retry)
+    /// instead of dropping their finalizer.
     pub async fn add_finalizer<K>(
         &self,
         api: &Api<K>,

@@ -1,6 +1,7 @@
 //! §C9: the mgmt cluster `local` for the cluster drover runs in. Created when missing (never
 //! re-applied over an existing one, which may come from a Rancher installation), and given
-//! `Ready` and `Connected` conditions when it has none, since drover itself runs there.
+//! `Ready` and `Connected` conditions when it has no `Ready` one (Rancher's rule), since drover
+//! itself runs there.
 
 use std::sync::Arc;
 
@@ -8,12 +9,12 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use kube::api::{Api, ObjectMeta};
 use kube::runtime::reflector::ObjectRef;
-use serde_json::json;
 use tracing::warn;
 
 use crate::api::{MgmtCluster, MgmtClusterSpec};
-use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, conditions};
+use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE};
 use crate::controllers::{Hubs, Shutdown};
+use crate::mapping::local::local_conditions_patch;
 use crate::runtime::Context;
 
 fn local_cluster() -> MgmtCluster {
@@ -38,16 +39,11 @@ async fn ensure(ctx: &Context) -> Result<(), crate::runtime::write::WriteError> 
         None => {
             ctx.create(&api, &local_cluster()).await?;
         }
-        Some(local)
-            if local.conditions().is_empty() && local.metadata.deletion_timestamp.is_none() =>
-        {
+        Some(local) if local.metadata.deletion_timestamp.is_none() => {
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let condition = |type_: &str| {
-                json!({"type": type_, "status": "True", "reason": "Local",
-                       "message": "drover runs in this cluster", "lastTransitionTime": now})
-            };
-            let patch = json!({"status": {"conditions": [condition(conditions::READY), condition(conditions::CONNECTED)]}});
-            ctx.merge_patch_status(&api, local.as_ref(), patch).await?;
+            if let Some(patch) = local_conditions_patch(&local, &now) {
+                ctx.json_patch_status(&api, local.as_ref(), patch).await?;
+            }
         }
         Some(_) => {}
     }
