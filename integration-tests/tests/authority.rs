@@ -375,3 +375,29 @@ async fn local_without_a_ready_condition_gets_ready_and_connected_and_keeps_its_
     Ok(())
 }
 
+#[tokio::test]
+async fn a_backpopulated_workspace_names_its_namespace_as_ranchers_wrangler_spells_core_kinds()
+-> Result<()> {
+    let (client, env) = shared().await?;
+    let name = env.unique_name("orphan-ns");
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &Namespace {
+                metadata: named(&name),
+                ..Namespace::default()
+            },
+        )
+        .await?;
+    create_prov(&client, &prov_cluster(&name, "held")).await?;
+    let ws = eventually("the back-populated workspace", CONVERGE, || async {
+        Ok(workspaces(&client).get_opt(&name).await?)
+    })
+    .await?;
+    let annotations: &BTreeMap<String, String> = ws.annotations();
+    ensure!(
+        annotations.get(OWNER_GVK).map(String::as_str) == Some("/v1, Kind=Namespace"),
+        "{annotations:?}"
+    );
+    Ok(())
+}

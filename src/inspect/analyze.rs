@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
 
 use super::report::{Kind, ObjectRef, Problem, ProblemKind, Report};
 use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
@@ -48,11 +47,6 @@ fn fleet_ref((ns, n): &Key) -> ObjectRef {
 
 fn mgmt_ref(n: &str) -> ObjectRef {
     ObjectRef::new(Kind::Mgmt, None, n)
-}
-
-/// `"<group>/<version>, Kind=<Kind>"`, as [`OwnerMarks::of`] writes it.
-fn gvk<K: Resource<DynamicType = ()>>() -> String {
-    format!("{}, Kind={}", K::api_version(&()), K::kind(&()))
 }
 
 fn is_deleting(meta: &ObjectMeta) -> bool {
@@ -112,19 +106,19 @@ impl Index<'_> {
             return;
         };
         let owner_key = (marks.namespace.clone(), marks.name.clone());
-        let (owner_kind, owner_meta) = if marks.gvk == gvk::<ProvCluster>() {
+        let (owner_kind, owner_meta) = if marks.name_kind::<ProvCluster>() {
             (Kind::Prov, self.provs.get(&owner_key).map(|p| &p.metadata))
-        } else if marks.gvk == gvk::<MgmtCluster>() {
+        } else if marks.name_kind::<MgmtCluster>() {
             (Kind::Mgmt, self.mgmts.get(&marks.name).map(|m| &m.metadata))
-        } else if marks.gvk == gvk::<FleetCluster>() {
+        } else if marks.name_kind::<FleetCluster>() {
             (
                 Kind::Fleet,
                 self.fleets.get(&owner_key).map(|f| &f.metadata),
             )
-        } else if marks.gvk == gvk::<FleetWorkspace>() {
+        } else if marks.name_kind::<FleetWorkspace>() {
             let owner = self.workspaces.get(&marks.name);
             (Kind::Workspace, owner.map(|w| &w.metadata))
-        } else if marks.gvk == gvk::<Namespace>() || marks.gvk == "/v1, Kind=Namespace" {
+        } else if marks.name_kind::<Namespace>() {
             let owner = self.namespaces.get(&marks.name).copied();
             (Kind::Namespace, owner)
         } else {
@@ -163,7 +157,7 @@ fn claimed_mgmt(prov: &ProvCluster) -> Option<String> {
 /// that workspace, or it is explicitly allowed.
 fn namespace_is_adoptable(namespace: &ObjectMeta, workspace: &str) -> bool {
     let marked = OwnerMarks::read(namespace.annotations.as_ref())
-        .is_some_and(|m| m.gvk == gvk::<FleetWorkspace>() && m.name == workspace);
+        .is_some_and(|m| m.name_namesake::<FleetWorkspace>(workspace));
     let rancher = namespace
         .labels
         .as_ref()

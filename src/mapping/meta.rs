@@ -22,13 +22,30 @@ pub fn export_cleaned(map: Option<&BTreeMap<String, String>>) -> BTreeMap<String
         .collect()
 }
 
+/// `"<group>/<version>, Kind=<Kind>"` as Rancher's wrangler writes the owner-gvk annotation
+/// (Go's `GroupVersionKind.String()`): the core group is empty, so core kinds read
+/// `"/v1, Kind=Namespace"`.
+pub fn owner_gvk<K: Resource<DynamicType = ()>>() -> String {
+    format!(
+        "{}/{}, Kind={}",
+        K::group(&()),
+        K::version(&()),
+        K::kind(&())
+    )
+}
+
+/// Whether two owner-gvk values name the same kind. drover once wrote core kinds without the
+/// leading `/` (`"v1, Kind=Namespace"`); both spellings are read as one.
+pub fn same_gvk(a: &str, b: &str) -> bool {
+    a.strip_prefix('/').unwrap_or(a) == b.strip_prefix('/').unwrap_or(b)
+}
+
 /// Who owns an object drover created. Written as Rancher's objectset annotations plus drover's
 /// owner UID; never as an ownerReference, because owners live in other scopes or namespaces and
 /// Kubernetes' garbage collector would delete such children.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnerMarks {
-    /// `"<group>/<version>, Kind=<Kind>"`, Rancher's spelling (`"/v1, Kind=Namespace"` for the
-    /// core group).
+    /// [`owner_gvk`]: Rancher's spelling, `"/v1, Kind=Namespace"` for the core group.
     pub gvk: String,
     pub name: String,
     /// Empty for cluster-scoped owners.
@@ -41,7 +58,7 @@ impl OwnerMarks {
     pub fn of<K: Resource<DynamicType = ()>>(owner: &K) -> Self {
         let meta = owner.meta();
         Self {
-            gvk: format!("{}, Kind={}", K::api_version(&()), K::kind(&())),
+            gvk: owner_gvk::<K>(),
             name: meta.name.clone().unwrap_or_default(),
             namespace: meta.namespace.clone().unwrap_or_default(),
             uid: meta.uid.clone().unwrap_or_default(),
@@ -76,11 +93,22 @@ impl OwnerMarks {
         })
     }
 
+    /// Whether these marks name an owner of kind `K` (either spelling of a core kind).
+    pub fn name_kind<K: Resource<DynamicType = ()>>(&self) -> bool {
+        same_gvk(&self.gvk, &owner_gvk::<K>())
+    }
+
+    /// Whether these marks name an owner of kind `K` called `name`, whatever its UID: the
+    /// owner or an earlier one of the same name.
+    pub fn name_namesake<K: Resource<DynamicType = ()>>(&self, name: &str) -> bool {
+        self.name_kind::<K>() && self.name == name
+    }
+
     /// Whether these marks (read from a child) name `owner`. A UID mark, when present, must
     /// match too: a re-created owner of the same name is a different owner.
     pub fn name_owner<K: Resource<DynamicType = ()>>(&self, owner: &K) -> bool {
         let expected = Self::of(owner);
-        self.gvk == expected.gvk
+        self.name_kind::<K>()
             && self.name == expected.name
             && self.namespace == expected.namespace
             && (self.uid.is_empty() || self.uid == expected.uid)
@@ -165,13 +193,39 @@ mod tests {
     fn owner_marks_use_rancher_spelling_and_round_trip() {
         let ns = namespace("ops", "uid-1");
         let marks = OwnerMarks::of(&ns);
-        assert_eq!(marks.gvk, "v1, Kind=Namespace");
+        assert_eq!(marks.gvk, "/v1, Kind=Namespace");
         let annotations = marks.annotations();
         assert_eq!(annotations["objectset.rio.cattle.io/owner-name"], "ops");
         assert_eq!(annotations["objectset.rio.cattle.io/owner-namespace"], "");
         assert_eq!(annotations["drover.cattle.io/owner-uid"], "uid-1");
         assert_eq!(OwnerMarks::read(Some(&annotations)), Some(marks.clone()));
         assert!(marks.name_owner(&ns));
+    }
+
+    #[test]
+    fn owner_gvks_of_named_groups_have_no_leading_slash() {
+        assert_eq!(
+            owner_gvk::<crate::api::FleetWorkspace>(),
+            "management.cattle.io/v3, Kind=FleetWorkspace"
+        );
+        assert_eq!(
+            owner_gvk::<crate::api::ProvCluster>(),
+            "provisioning.cattle.io/v1, Kind=Cluster"
+        );
+    }
+
+    #[test]
+    fn marks_with_either_spelling_of_a_core_kind_name_their_owner() {
+        let ns = namespace("ops", "uid-1");
+        for gvk in ["/v1, Kind=Namespace", "v1, Kind=Namespace"] {
+            let mut annotations = OwnerMarks::of(&ns).annotations();
+            annotations.insert("objectset.rio.cattle.io/owner-gvk".into(), gvk.into());
+            let marks = OwnerMarks::read(Some(&annotations)).expect("marks");
+            assert!(marks.name_owner(&ns), "{gvk}");
+            assert!(marks.name_kind::<Namespace>(), "{gvk}");
+        }
+        assert!(!same_gvk("/v1, Kind=Namespace", "/v1, Kind=Secret"));
+        assert!(!same_gvk("apps/v1, Kind=Deployment", "v1, Kind=Deployment"));
     }
 
     #[test]

@@ -393,7 +393,8 @@ fn a_namespace_holding_clusters_without_a_workspace_gets_an_unmanaged_one_it_own
     assert_eq!(owners[0].block_owner_deletion, Some(false));
     let annotations = ws.metadata.annotations.expect("annotations");
     assert_eq!(annotations[annotations::OWNER_NAME], "ops");
-    assert_eq!(annotations[annotations::OWNER_GVK], "v1, Kind=Namespace");
+    // Rancher's wrangler spelling of a core kind.
+    assert_eq!(annotations[annotations::OWNER_GVK], "/v1, Kind=Namespace");
 }
 
 #[test]
