@@ -138,6 +138,79 @@ fn user(name: &str) -> Vec<Subject> {
 
 // A namespace whose marks name another workspace UID.
 
+#[tokio::test]
+async fn a_namespace_left_by_an_earlier_workspace_of_the_same_name_is_not_retaken() -> Result<()> {
+    let (client, env) = shared().await?;
+    let name = env.unique_name("tenant");
+    let first = workspaces(&client_as(env, "u-first")?)
+        .create(
+            &PostParams::default(),
+            &workspace(&name, &[(CREATOR, "u-first")]),
+        )
+        .await?;
+    let namespaces = Api::<Namespace>::all(client.clone());
+    eventually("the first workspace's namespace", CONVERGE, || async {
+        Ok(namespaces
+            .get_opt(&name)
+            .await?
+            .filter(|ns| ns.annotations().get(OWNER_UID) == first.uid().as_ref()))
+    })
+    .await?;
+    // The workspace stops owning its namespace and goes; the namespace (and whatever u-first
+    // keeps in it) stays.
+    workspaces(&client)
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {MANAGED: "false"}}})),
+        )
+        .await?;
+    eventually("the finalizer released", CONVERGE, || async {
+        Ok(workspaces(&client)
+            .get_opt(&name)
+            .await?
+            .filter(|ws| ws.finalizers().is_empty()))
+    })
+    .await?;
+    workspaces(&client)
+        .delete(&name, &DeleteParams::default())
+        .await?;
+    wait_gone("the first workspace", &workspaces(&client), &name).await?;
+    let before = namespaces.get(&name).await?;
+
+    // Another tenant creates a workspace of the same name.
+    workspaces(&client_as(env, "u-second")?)
+        .create(
+            &PostParams::default(),
+            &workspace(&name, &[(CREATOR, "u-second")]),
+        )
+        .await?;
+    let ready = reported(&client, &name, "NamespaceReady").await?;
+    ensure!(
+        ready.status == "False"
+            && ready.reason.as_deref() == Some("NamespaceNotAdopted")
+            && ready.message.as_deref().is_some_and(|m| {
+                m.contains(&format!("namespace {name}"))
+                    && m.contains(first.uid().as_deref().unwrap_or("?"))
+            }),
+        "{ready:?}"
+    );
+    warning_event(&client, &name, "NamespaceNotAdopted").await?;
+    let after = namespaces.get(&name).await?;
+    ensure!(
+        after.resource_version() == before.resource_version(),
+        "the namespace was written: {:?}",
+        after.annotations()
+    );
+    ensure!(
+        Api::<RoleBinding>::namespaced(client.clone(), &name)
+            .get_opt(&format!("fleetworkspace-admin-binding-{name}"))
+            .await?
+            .is_none(),
+        "u-second got no grant in u-first's namespace"
+    );
+    Ok(())
+}
 
 // Other writers' conditions and finalizers.
 

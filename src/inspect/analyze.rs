@@ -7,9 +7,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::report::{Kind, ObjectRef, Problem, ProblemKind, Report};
 use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
-use crate::consts::{annotations, labels};
+use crate::consts::annotations;
 use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
+use crate::mapping::workspace::{NamespacePlan, NotAdopted, plan_namespace};
 
 mod clusters;
 mod workspaces;
@@ -153,22 +154,13 @@ fn claimed_mgmt(prov: &ProvCluster) -> Option<String> {
     })
 }
 
-/// Whether a namespace may serve as a workspace's namespace (spec W6): drover created it for
-/// that workspace, or it is explicitly allowed.
-fn namespace_is_adoptable(namespace: &ObjectMeta, workspace: &str) -> bool {
-    let marked = OwnerMarks::read(namespace.annotations.as_ref())
-        .is_some_and(|m| m.name_namesake::<FleetWorkspace>(workspace));
-    let rancher = namespace
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(labels::MANAGED_BY))
-        .is_some_and(|v| v == labels::MANAGED_BY_RANCHER);
-    let allowed = namespace
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(annotations::ALLOW_EXISTING_NAMESPACE))
-        .is_some_and(|v| v == "true");
-    marked || rancher || allowed
+/// Why a managed workspace's existing namespace is not drover's to take (spec W6), if it is not:
+/// the controller's own decision.
+fn namespace_not_adopted(namespace: &ObjectMeta, workspace: &FleetWorkspace) -> Option<NotAdopted> {
+    match plan_namespace(workspace, Some(namespace)) {
+        NamespacePlan::NotAdopted(why) => Some(why),
+        NamespacePlan::Apply(_) | NamespacePlan::Terminating => None,
+    }
 }
 
 fn is_managed(workspace: &FleetWorkspace) -> bool {

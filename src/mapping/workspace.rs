@@ -40,13 +40,31 @@ pub fn creator(ws: &FleetWorkspace) -> Option<&str> {
         .filter(|u| !u.is_empty())
 }
 
-/// Whether a namespace carries ownership marks (Rancher's or drover's) naming a workspace of
-/// that name. The UID is not compared: a workspace re-created under the same name takes its
-/// namespace back.
-fn marked_for(namespace: &ObjectMeta, ws: &FleetWorkspace) -> bool {
-    let expected = OwnerMarks::of(ws);
-    OwnerMarks::read(namespace.annotations.as_ref())
-        .is_some_and(|m| m.gvk == expected.gvk && m.name == expected.name)
+/// Whom a namespace's ownership marks name, as far as one workspace is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MarkedFor {
+    /// This workspace: drover's marks with its UID, or Rancher's marks (which carry no UID)
+    /// naming a workspace of its name.
+    This,
+    /// An earlier workspace of the same name (drover's marks with another UID): the namespace
+    /// and what it holds belonged to someone else.
+    Earlier { uid: String },
+    /// Nobody, or another owner.
+    Other,
+}
+
+fn marked_for(namespace: &ObjectMeta, ws: &FleetWorkspace) -> MarkedFor {
+    let name = ws.metadata.name.as_deref().unwrap_or_default();
+    match OwnerMarks::read(namespace.annotations.as_ref()) {
+        Some(m) if m.name_namesake::<FleetWorkspace>(name) => {
+            if m.uid.is_empty() || Some(m.uid.as_str()) == ws.metadata.uid.as_deref() {
+                MarkedFor::This
+            } else {
+                MarkedFor::Earlier { uid: m.uid }
+            }
+        }
+        _ => MarkedFor::Other,
+    }
 }
 
 /// Whether drover took the namespace over through a W6 exemption.
@@ -54,10 +72,15 @@ fn is_adopted(namespace: &ObjectMeta) -> bool {
     annotation(namespace, annotations::ADOPTED).is_some_and(|v| v == "true")
 }
 
+/// Whether the namespace's owner explicitly allowed a workspace over it.
+fn allows_a_workspace(namespace: &ObjectMeta) -> bool {
+    annotation(namespace, annotations::ALLOW_EXISTING_NAMESPACE).is_some_and(|v| v == "true")
+}
+
 /// The W6 exemptions: Rancher manages the namespace, or its owner allowed a workspace over it.
 fn may_be_adopted(namespace: &ObjectMeta) -> bool {
     label(namespace, labels::MANAGED_BY).is_some_and(|v| v == labels::MANAGED_BY_RANCHER)
-        || annotation(namespace, annotations::ALLOW_EXISTING_NAMESPACE).is_some_and(|v| v == "true")
+        || allows_a_workspace(namespace)
 }
 
 /// The namespace of a managed workspace (W1): the workspace's labels and annotations,
@@ -102,20 +125,34 @@ pub fn namespace_claim(ws: &FleetWorkspace) -> Namespace {
     }
 }
 
+/// Why an existing namespace is not taken over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotAdopted {
+    /// It carries no marks naming a workspace of this name, and no W6 exemption.
+    Foreign,
+    /// drover created it for an earlier workspace of this name, whose UID the marks carry.
+    EarlierWorkspace { uid: String },
+}
+
 /// What to do about a managed workspace's namespace.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NamespacePlan {
     /// Create it, or bring it up to date.
     Apply(Box<Namespace>),
     /// It exists and is not drover's to take (W6): leave it alone and report.
-    NotAdopted,
+    NotAdopted(NotAdopted),
     /// It is being deleted; a new one follows once it is gone.
     Terminating,
 }
 
 /// The namespace plan for a managed workspace, given the namespace of that name if one exists.
-/// A namespace is taken over only when it carries marks naming this workspace (drover or
-/// Rancher created it for a workspace of this name) or one of the W6 exemptions.
+/// A namespace is taken over only when its marks name this very workspace (drover created it
+/// for this UID, or Rancher for a workspace of this name) or through one of the W6 exemptions.
+///
+/// A namespace drover created for an earlier workspace of the same name is not retaken: it may
+/// hold that workspace's secrets and clusters, and its new creator would be granted admin over
+/// them. Only the explicit annotation hands it over (the `managed-by` label does not count
+/// here, since drover copies it from a workspace's own labels).
 pub fn plan_namespace(ws: &FleetWorkspace, current: Option<&ObjectMeta>) -> NamespacePlan {
     let Some(current) = current else {
         return NamespacePlan::Apply(Box::new(desired_namespace(ws, None, false)));
@@ -123,15 +160,21 @@ pub fn plan_namespace(ws: &FleetWorkspace, current: Option<&ObjectMeta>) -> Name
     if current.deletion_timestamp.is_some() {
         return NamespacePlan::Terminating;
     }
-    if marked_for(current, ws) {
+    let adopt = || NamespacePlan::Apply(Box::new(desired_namespace(ws, Some(current), true)));
+    match marked_for(current, ws) {
         // An adoption, once recorded, stays recorded.
-        let adopted = is_adopted(current);
-        return NamespacePlan::Apply(Box::new(desired_namespace(ws, Some(current), adopted)));
+        MarkedFor::This => NamespacePlan::Apply(Box::new(desired_namespace(
+            ws,
+            Some(current),
+            is_adopted(current),
+        ))),
+        MarkedFor::Earlier { .. } if allows_a_workspace(current) => adopt(),
+        MarkedFor::Earlier { uid } => {
+            NamespacePlan::NotAdopted(NotAdopted::EarlierWorkspace { uid })
+        }
+        MarkedFor::Other if may_be_adopted(current) => adopt(),
+        MarkedFor::Other => NamespacePlan::NotAdopted(NotAdopted::Foreign),
     }
-    if may_be_adopted(current) {
-        return NamespacePlan::Apply(Box::new(desired_namespace(ws, Some(current), true)));
-    }
-    NamespacePlan::NotAdopted
 }
 
 /// Whether deleting `ws` may delete `namespace`: drover (or Rancher before it) created the

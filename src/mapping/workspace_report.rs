@@ -4,12 +4,14 @@ use crate::api::Condition;
 use crate::consts::{annotations, conditions, labels};
 use crate::mapping::status::Wanted;
 
-use super::Occupants;
+use super::{NotAdopted, Occupants};
 
 pub mod reasons {
     //! Reasons of the workspace conditions and Events.
     pub const NAMESPACE_READY: &str = "NamespaceReady";
     pub const NAMESPACE_NOT_ADOPTED: &str = "NamespaceNotAdopted";
+    pub const CREATOR_RBAC_READY: &str = "CreatorRbacReady";
+    pub const CREATOR_RBAC_NOT_ADOPTED: &str = "CreatorRbacNotAdopted";
     pub const NAMESPACE_TERMINATING: &str = "NamespaceTerminating";
     pub const NAMESPACE_HOLDS_CLUSTERS: &str = "NamespaceHoldsClusters";
     pub const NAMESPACE_DELETED: &str = "NamespaceDeleted";
@@ -20,7 +22,7 @@ pub mod reasons {
 pub enum Situation {
     /// Managed, and its namespace is in place.
     Ready,
-    NotAdopted,
+    NotAdopted(NotAdopted),
     Terminating,
     /// Being deleted, and waiting for its namespace to empty.
     DeletionWaits(Occupants),
@@ -45,7 +47,7 @@ pub fn wanted_conditions(name: &str, situation: Option<&Situation>) -> Vec<Wante
             reasons::NAMESPACE_READY,
             format!("namespace {name} is in place"),
         ),
-        Situation::NotAdopted => ready(
+        Situation::NotAdopted(NotAdopted::Foreign) => ready(
             false,
             reasons::NAMESPACE_NOT_ADOPTED,
             format!(
@@ -53,6 +55,16 @@ pub fn wanted_conditions(name: &str, situation: Option<&Situation>) -> Vec<Wante
                  leaves it untouched. To hand it over, label it {}={} or annotate it {}=\"true\"",
                 labels::MANAGED_BY,
                 labels::MANAGED_BY_RANCHER,
+                annotations::ALLOW_EXISTING_NAMESPACE
+            ),
+        ),
+        Situation::NotAdopted(NotAdopted::EarlierWorkspace { uid }) => ready(
+            false,
+            reasons::NAMESPACE_NOT_ADOPTED,
+            format!(
+                "namespace {name} was created for an earlier workspace {name} (UID {uid}), not \
+                 this one; drover leaves it and what it holds untouched and grants nothing in \
+                 it. To hand it over, annotate it {}=\"true\"",
                 annotations::ALLOW_EXISTING_NAMESPACE
             ),
         ),

@@ -15,7 +15,10 @@ fn an_unmanaged_workspace_wants_no_conditions() {
 
 #[test]
 fn a_namespace_not_adopted_is_reported_with_the_namespace_and_the_way_out() {
-    let wanted = wanted_conditions("legacy-team", Some(&Situation::NotAdopted));
+    let wanted = wanted_conditions(
+        "legacy-team",
+        Some(&Situation::NotAdopted(NotAdopted::Foreign)),
+    );
     assert_eq!(wanted.len(), 1);
     assert_eq!(wanted[0].type_, conditions::NAMESPACE_READY);
     assert!(!wanted[0].status);
@@ -47,15 +50,19 @@ fn merged(situation: Option<&Situation>, previous: &[Condition], now: &str) -> V
 
 #[test]
 fn an_unchanged_situation_gives_identical_conditions_and_no_notice() {
-    let first = merged(Some(&Situation::NotAdopted), &[], "t1");
-    let second = merged(Some(&Situation::NotAdopted), &first, "t2");
+    let first = merged(Some(&Situation::NotAdopted(NotAdopted::Foreign)), &[], "t1");
+    let second = merged(
+        Some(&Situation::NotAdopted(NotAdopted::Foreign)),
+        &first,
+        "t2",
+    );
     assert_eq!(first, second);
     assert!(notices(&first, &second).is_empty());
 }
 
 #[test]
 fn a_new_problem_gives_one_warning_and_its_clearing_one_normal_notice() {
-    let problem = merged(Some(&Situation::NotAdopted), &[], "t1");
+    let problem = merged(Some(&Situation::NotAdopted(NotAdopted::Foreign)), &[], "t1");
     let warnings = notices(&[], &problem);
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0].warning);
@@ -82,4 +89,24 @@ fn a_waiting_deletion_warns_again_when_the_clusters_it_waits_for_change() {
     let two = merged(Some(&Situation::DeletionWaits(two_occupants)), &one, "t2");
     assert_eq!(notices(&one, &two).len(), 1);
     assert_eq!(two[0].last_transition_time.as_deref(), Some("t1"));
+}
+
+#[test]
+fn a_namespace_of_an_earlier_workspace_is_reported_with_its_uid_and_the_way_out() {
+    let earlier = Situation::NotAdopted(NotAdopted::EarlierWorkspace {
+        uid: "uid-old".into(),
+    });
+    let wanted = wanted_conditions("team-a", Some(&earlier));
+    assert_eq!(wanted.len(), 1);
+    assert!(!wanted[0].status);
+    assert_eq!(wanted[0].reason, reasons::NAMESPACE_NOT_ADOPTED);
+    let message = &wanted[0].message;
+    assert!(
+        message.contains("earlier workspace team-a (UID uid-old)"),
+        "{message}"
+    );
+    assert!(
+        message.contains(annotations::ALLOW_EXISTING_NAMESPACE),
+        "{message}"
+    );
 }

@@ -134,14 +134,39 @@ fn a_namespace_drover_created_is_kept_up_to_date() {
 }
 
 #[test]
-fn a_namespace_made_for_an_earlier_workspace_of_the_same_name_is_taken_back_with_the_new_uid() {
+fn a_namespace_made_for_an_earlier_workspace_of_the_same_name_is_not_retaken() {
     let current = created_for(&workspace("team-a", "uid-old"));
-    let ns = applied(plan_namespace(
-        &workspace("team-a", "uid-new"),
-        Some(&current),
+    assert_eq!(
+        plan_namespace(&workspace("team-a", "uid-new"), Some(&current)),
+        NamespacePlan::NotAdopted(NotAdopted::EarlierWorkspace {
+            uid: "uid-old".into()
+        })
+    );
+}
+
+#[test]
+fn the_managed_by_label_does_not_hand_over_a_namespace_of_an_earlier_workspace() {
+    // drover copies the workspace's own labels, this one included, onto its namespace.
+    let mut current = created_for(&workspace("team-a", "uid-old"));
+    current.labels = Some(map(&[("app.kubernetes.io/managed-by", "rancher")]));
+    assert!(matches!(
+        plan_namespace(&workspace("team-a", "uid-new"), Some(&current)),
+        NamespacePlan::NotAdopted(NotAdopted::EarlierWorkspace { .. })
     ));
+}
+
+#[test]
+fn the_allow_annotation_hands_a_namespace_of_an_earlier_workspace_over_as_adopted() {
+    let mut current = created_for(&workspace("team-a", "uid-old"));
+    current
+        .annotations
+        .get_or_insert_default()
+        .insert(annotations::ALLOW_EXISTING_NAMESPACE.into(), "true".into());
+    let ws = workspace("team-a", "uid-new");
+    let ns = applied(plan_namespace(&ws, Some(&current)));
     let annotations = ns.metadata.annotations.expect("annotations");
-    assert_eq!(annotations["drover.cattle.io/owner-uid"], "uid-new");
+    assert_eq!(annotations[annotations::OWNER_UID], "uid-new");
+    assert_eq!(annotations[annotations::ADOPTED], "true");
 }
 
 #[test]
@@ -169,7 +194,7 @@ fn an_existing_namespace_without_marks_or_exemption_is_not_adopted() {
     let user_made = namespace_with("legacy-team", &[("owner", "me")], &[]);
     assert_eq!(
         plan_namespace(&workspace("legacy-team", "1"), Some(&user_made)),
-        NamespacePlan::NotAdopted
+        NamespacePlan::NotAdopted(NotAdopted::Foreign)
     );
 }
 
@@ -183,7 +208,7 @@ fn marks_naming_another_workspace_or_kind_do_not_allow_adoption() {
     };
     assert_eq!(
         plan_namespace(&ws, Some(&renamed)),
-        NamespacePlan::NotAdopted
+        NamespacePlan::NotAdopted(NotAdopted::Foreign)
     );
     let other_kind = namespace_with(
         "team-a",
@@ -198,7 +223,7 @@ fn marks_naming_another_workspace_or_kind_do_not_allow_adoption() {
     );
     assert_eq!(
         plan_namespace(&ws, Some(&other_kind)),
-        NamespacePlan::NotAdopted
+        NamespacePlan::NotAdopted(NotAdopted::Foreign)
     );
 }
 
@@ -234,7 +259,7 @@ fn a_namespace_annotated_to_allow_a_workspace_is_adopted() {
     );
     assert_eq!(
         plan_namespace(&workspace("team-a", "1"), Some(&not_quite)),
-        NamespacePlan::NotAdopted
+        NamespacePlan::NotAdopted(NotAdopted::Foreign)
     );
 }
 

@@ -22,7 +22,7 @@ pub async fn ensure(ws: &FleetWorkspace, ctx: &Context) -> Result<Option<Situati
         .map(|meta| as_namespace(&meta));
     let desired = match plan_namespace(ws, current.as_ref().map(|ns| &ns.metadata)) {
         NamespacePlan::Apply(desired) => desired,
-        NamespacePlan::NotAdopted => return Ok(Some(Situation::NotAdopted)),
+        NamespacePlan::NotAdopted(why) => return Ok(Some(Situation::NotAdopted(why))),
         NamespacePlan::Terminating => return Ok(Some(Situation::Terminating)),
     };
     let api = Api::<Namespace>::all(ctx.client.clone());

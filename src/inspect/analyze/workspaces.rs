@@ -2,9 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use super::{Findings, Index, is_managed, name, namespace_is_adoptable, object_ref};
+use super::{Findings, Index, is_managed, name, namespace_not_adopted, object_ref};
 use crate::consts::{annotations, labels};
 use crate::inspect::report::{Kind, ProblemKind, WorkspaceRow};
+use crate::mapping::workspace::NotAdopted;
 
 /// A namespace holding prov or fleet clusters gets an unmanaged workspace (spec W4).
 pub(super) fn back_population(index: &Index<'_>, found: &mut Findings) {
@@ -47,19 +48,31 @@ pub(super) fn rows(index: &Index<'_>, found: &mut Findings) -> Vec<WorkspaceRow>
                         format!("managed workspace has no namespace {ws_name}"),
                     );
                 }
-                Some(ns) if !namespace_is_adoptable(ns, ws_name) => found.report(
-                    ProblemKind::NamespaceNotAdopted,
-                    object,
-                    format!(
-                        "namespace {ws_name} exists and was not created by drover (no ownership \
-                         marks naming this workspace, no label {}={}, no annotation {}=\"true\"): \
-                         drover leaves it alone",
-                        labels::MANAGED_BY,
-                        labels::MANAGED_BY_RANCHER,
-                        annotations::ALLOW_EXISTING_NAMESPACE
+                Some(ns) => match namespace_not_adopted(ns, workspace) {
+                    Some(NotAdopted::Foreign) => found.report(
+                        ProblemKind::NamespaceNotAdopted,
+                        object,
+                        format!(
+                            "namespace {ws_name} exists and was not created by drover (no \
+                             ownership marks naming this workspace, no label {}={}, no \
+                             annotation {}=\"true\"): drover leaves it alone",
+                            labels::MANAGED_BY,
+                            labels::MANAGED_BY_RANCHER,
+                            annotations::ALLOW_EXISTING_NAMESPACE
+                        ),
                     ),
-                ),
-                Some(_) => {}
+                    Some(NotAdopted::EarlierWorkspace { uid }) => found.report(
+                        ProblemKind::NamespaceNotAdopted,
+                        object,
+                        format!(
+                            "namespace {ws_name} was created for an earlier workspace of this \
+                             name (UID {uid}) and is not handed to this one without annotation \
+                             {}=\"true\": drover leaves it alone",
+                            annotations::ALLOW_EXISTING_NAMESPACE
+                        ),
+                    ),
+                    None => {}
+                },
             }
         }
         rows.push(WorkspaceRow {
