@@ -90,6 +90,8 @@ pub mod conditions {
     pub const STALLED: &str = "Stalled";
     /// workspace: its namespace is in place.
     pub const NAMESPACE_READY: &str = "NamespaceReady";
+    /// workspace: its creator's RBAC (W5) is in place.
+    pub const CREATOR_RBAC_READY: &str = "CreatorRbacReady";
 }
 
 pub mod roles {

@@ -134,7 +134,187 @@ fn user(name: &str) -> Vec<Subject> {
 
 // Creator RBAC under the W5 names that drover did not make.
 
+#[tokio::test]
+async fn creator_rbac_objects_drover_did_not_create_are_never_overwritten_or_deleted() -> Result<()>
+{
+    let (client, env) = shared().await?;
+    let name = env.unique_name("tenant");
+    // An admin's own grants that happen to carry the W5 names, made before the workspace.
+    let roles = Api::<ClusterRole>::all(client.clone());
+    let bindings = Api::<ClusterRoleBinding>::all(client.clone());
+    let role_name = format!("fleetworkspace-own-{name}");
+    let binding_name = format!("fleetworkspace-own-binding-{name}");
+    let role = roles
+        .create(
+            &PostParams::default(),
+            &ClusterRole {
+                metadata: named(&role_name),
+                rules: Some(vec![PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["configmaps".into()]),
+                    verbs: vec!["get".into()],
+                    ..PolicyRule::default()
+                }]),
+                ..ClusterRole::default()
+            },
+        )
+        .await?;
+    let binding = bindings
+        .create(
+            &PostParams::default(),
+            &ClusterRoleBinding {
+                metadata: named(&binding_name),
+                role_ref: RoleRef {
+                    api_group: Some("rbac.authorization.k8s.io".into()),
+                    kind: "ClusterRole".into(),
+                    name: role_name.clone(),
+                },
+                subjects: Some(user("someone-else")),
+            },
+        )
+        .await?;
 
+    workspaces(&client_as(env, "u-owner")?)
+        .create(
+            &PostParams::default(),
+            &workspace(&name, &[(CREATOR, "u-owner")]),
+        )
+        .await?;
+    // The RoleBinding in the workspace's own namespace has no foreign namesake: drover makes it.
+    let role_bindings = Api::<RoleBinding>::namespaced(client.clone(), &name);
+    let role_binding = format!("fleetworkspace-admin-binding-{name}");
+    eventually("drover's RoleBinding", CONVERGE, || async {
+        Ok(role_bindings.get_opt(&role_binding).await?)
+    })
+    .await?;
+    // drover applies the three in one pass: by now it has reached the other two.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let untouched = |what: &str, before: &ObjectMeta, after: &ObjectMeta| {
+        ensure!(
+            before.resource_version == after.resource_version,
+            "{what} was written: {:?} -> {:?}",
+            before.annotations,
+            after.annotations
+        );
+        Ok(())
+    };
+    untouched(
+        "the role",
+        &role.metadata,
+        &roles.get(&role_name).await?.metadata,
+    )?;
+    untouched(
+        "the binding",
+        &binding.metadata,
+        &bindings.get(&binding_name).await?.metadata,
+    )?;
+
+    let refusal = reported(&client, &name, "CreatorRbacReady").await?;
+    ensure!(
+        refusal.status == "False"
+            && refusal.reason.as_deref() == Some("CreatorRbacNotAdopted")
+            && refusal.message.as_deref().is_some_and(|m| {
+                m.contains(&format!("ClusterRole {role_name}"))
+                    && m.contains(&format!("ClusterRoleBinding {binding_name}"))
+            }),
+        "{refusal:?}"
+    );
+    let event = warning_event(&client, &name, "CreatorRbacNotAdopted").await?;
+    ensure!(
+        event
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains(&binding_name)),
+        "{event:?}"
+    );
+    // The creator goes: drover removes its own RoleBinding, not the others' objects.
+    workspaces(&client)
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {CREATOR: null}}})),
+        )
+        .await?;
+    wait_gone("drover's RoleBinding", &role_bindings, &role_binding).await?;
+    // The workspace goes.
+    workspaces(&client)
+        .delete(&name, &DeleteParams::default())
+        .await?;
+    wait_gone("the workspace", &workspaces(&client), &name).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    untouched(
+        "the role",
+        &role.metadata,
+        &roles.get(&role_name).await?.metadata,
+    )?;
+    untouched(
+        "the binding",
+        &binding.metadata,
+        &bindings.get(&binding_name).await?.metadata,
+    )?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_foreign_role_of_the_w5_name_is_never_bound_to_the_creator() -> Result<()> {
+    let (client, env) = shared().await?;
+    let name = env.unique_name("tenant");
+    let roles = Api::<ClusterRole>::all(client.clone());
+    let role_name = format!("fleetworkspace-own-{name}");
+    // Permissions drover holds itself, so RBAC would let drover bind them.
+    let role = roles
+        .create(
+            &PostParams::default(),
+            &ClusterRole {
+                metadata: named(&role_name),
+                rules: Some(vec![PolicyRule {
+                    api_groups: Some(vec![String::new()]),
+                    resources: Some(vec!["namespaces".into()]),
+                    verbs: vec!["delete".into()],
+                    ..PolicyRule::default()
+                }]),
+                ..ClusterRole::default()
+            },
+        )
+        .await?;
+    workspaces(&client_as(env, "u-owner")?)
+        .create(
+            &PostParams::default(),
+            &workspace(&name, &[(CREATOR, "u-owner")]),
+        )
+        .await?;
+    let role_bindings = Api::<RoleBinding>::namespaced(client.clone(), &name);
+    eventually("drover's RoleBinding", CONVERGE, || async {
+        Ok(role_bindings
+            .get_opt(&format!("fleetworkspace-admin-binding-{name}"))
+            .await?)
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = roles.get(&role_name).await?;
+    ensure!(
+        after.resource_version() == role.resource_version(),
+        "the role was written: {:?}",
+        after.rules
+    );
+    let binding = Api::<ClusterRoleBinding>::all(client.clone())
+        .get_opt(&format!("fleetworkspace-own-binding-{name}"))
+        .await?;
+    ensure!(
+        binding.is_none(),
+        "u-owner was bound to someone else's role: {binding:?}"
+    );
+    let refusal = reported(&client, &name, "CreatorRbacReady").await?;
+    ensure!(
+        refusal.status == "False"
+            && refusal
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with(&format!("ClusterRole {role_name} already exists"))),
+        "{refusal:?}"
+    );
+    Ok(())
+}
 
 // A namespace whose marks name another workspace UID.
 

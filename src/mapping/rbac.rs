@@ -118,9 +118,23 @@ pub fn desired_rbac(ws: &FleetWorkspace) -> Option<CreatorRbac> {
     })
 }
 
+/// Whether an existing object of a W5 name is creator RBAC made for a workspace of this name
+/// (by drover, or by Rancher before it): its ownership marks say so. Anything else under these
+/// names is someone else's, never overwritten and never deleted.
+///
+/// The owner's UID is not compared: grants made for an earlier workspace of the same name are
+/// drover's own leftovers, and replacing or removing them revokes what that earlier creator was
+/// given, instead of leaving it behind.
+pub fn is_creator_rbac_for(meta: &ObjectMeta, ws: &FleetWorkspace) -> bool {
+    let Some(workspace) = ws.metadata.name.as_deref() else {
+        return false;
+    };
+    OwnerMarks::read(meta.annotations.as_ref())
+        .is_some_and(|m| m.name_namesake::<FleetWorkspace>(workspace) && m.namespace.is_empty())
+}
+
 /// Whether an RBAC object is drover's creator RBAC for the workspace of that name: labelled for
-/// it and marked as owned by it. The owner's UID is not compared, so grants made for an earlier
-/// workspace of the same name are replaced or removed, never left behind.
+/// it (what drover's watches select) and marked as made for it ([`is_creator_rbac_for`]).
 pub fn belongs_to(meta: &ObjectMeta, ws: &FleetWorkspace) -> bool {
     let Some(workspace) = ws.metadata.name.as_deref() else {
         return false;
@@ -130,10 +144,7 @@ pub fn belongs_to(meta: &ObjectMeta, ws: &FleetWorkspace) -> bool {
         .as_ref()
         .and_then(|l| l.get(labels::WORKSPACE))
         .is_some_and(|v| v == workspace);
-    let expected = OwnerMarks::of(ws);
-    let marked = OwnerMarks::read(meta.annotations.as_ref())
-        .is_some_and(|m| m.gvk == expected.gvk && m.name == expected.name);
-    labelled && marked
+    labelled && is_creator_rbac_for(meta, ws)
 }
 
 #[cfg(test)]

@@ -152,3 +152,49 @@ fn rbac_made_for_an_earlier_workspace_of_the_same_name_is_still_recognised() {
     recreated.metadata.uid = Some("uid-new".into());
     assert!(belongs_to(&earlier, &recreated));
 }
+
+#[test]
+fn an_object_of_a_w5_name_without_marks_is_someone_elses() {
+    let ws = workspace("team-a", &[(annotations::CREATOR_ID, "u-abc")]);
+    let foreign = ObjectMeta {
+        name: Some(cluster_role_binding_name("team-a")),
+        ..ObjectMeta::default()
+    };
+    assert!(!is_creator_rbac_for(&foreign, &ws));
+    // The label alone proves nothing: anyone who can write the object can set it.
+    let mut labelled = foreign.clone();
+    labelled.labels = Some([(labels::WORKSPACE.to_string(), "team-a".to_string())].into());
+    assert!(!is_creator_rbac_for(&labelled, &ws));
+    assert!(!belongs_to(&labelled, &ws));
+}
+
+#[test]
+fn marks_naming_another_owner_do_not_make_creator_rbac() {
+    let ws = workspace("team-a", &[(annotations::CREATOR_ID, "u-abc")]);
+    let mut meta = rbac_for("team-a", "u-abc").cluster_role.metadata;
+    let mut marks = meta.annotations.clone().unwrap_or_default();
+    marks.insert(
+        annotations::OWNER_GVK.into(),
+        "provisioning.cattle.io/v1, Kind=Cluster".into(),
+    );
+    meta.annotations = Some(marks.clone());
+    assert!(!is_creator_rbac_for(&meta, &ws));
+    marks.insert(
+        annotations::OWNER_GVK.into(),
+        "management.cattle.io/v3, Kind=FleetWorkspace".into(),
+    );
+    marks.insert(annotations::OWNER_NAMESPACE.into(), "elsewhere".into());
+    meta.annotations = Some(marks);
+    assert!(!is_creator_rbac_for(&meta, &ws));
+}
+
+#[test]
+fn creator_rbac_rancher_made_without_label_or_uid_is_recognised() {
+    let ws = workspace("team-a", &[(annotations::CREATOR_ID, "u-abc")]);
+    let mut meta = rbac_for("team-a", "u-abc").cluster_role_binding.metadata;
+    meta.labels = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(annotations::OWNER_UID);
+    }
+    assert!(is_creator_rbac_for(&meta, &ws));
+}

@@ -86,6 +86,59 @@ pub fn wanted_conditions(name: &str, situation: Option<&Situation>) -> Vec<Wante
     }
 }
 
+/// What became of a creator's RBAC (W5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreatorGrant {
+    /// The three objects grant the creator what W5 says.
+    Granted { creator: String },
+    /// Objects of the W5 names exist that drover did not make (as `"<Kind> <name>"`); drover
+    /// left them as they are and made only the others.
+    NotAdopted {
+        creator: String,
+        foreign: Vec<String>,
+    },
+}
+
+/// The condition reporting a creator's RBAC.
+pub fn wanted_rbac_condition(grant: &CreatorGrant) -> Wanted {
+    match grant {
+        CreatorGrant::Granted { creator } => Wanted::new(
+            conditions::CREATOR_RBAC_READY,
+            true,
+            reasons::CREATOR_RBAC_READY,
+            format!("{creator} is the workspace's admin"),
+        ),
+        CreatorGrant::NotAdopted { creator, foreign } => {
+            let (them, exist, were) = if foreign.len() == 1 {
+                ("it", "exists", "was")
+            } else {
+                ("them", "exist", "were")
+            };
+            Wanted::new(
+                conditions::CREATOR_RBAC_READY,
+                false,
+                reasons::CREATOR_RBAC_NOT_ADOPTED,
+                format!(
+                    "{} already {exist} and {were} not created by drover for this workspace (no \
+                     ownership marks naming it); drover leaves {them} untouched, so {creator} \
+                     is not granted what {them} would grant. Delete {them} to let drover create \
+                     {them} for {creator}",
+                    join_and(foreign),
+                ),
+            )
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// An Event to publish because a condition changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {

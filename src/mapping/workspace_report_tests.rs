@@ -110,3 +110,41 @@ fn a_namespace_of_an_earlier_workspace_is_reported_with_its_uid_and_the_way_out(
         "{message}"
     );
 }
+
+#[test]
+fn granted_creator_rbac_is_reported_ready() {
+    let wanted = wanted_rbac_condition(&CreatorGrant::Granted {
+        creator: "u-abc".into(),
+    });
+    assert_eq!(wanted.type_, conditions::CREATOR_RBAC_READY);
+    assert!(wanted.status);
+    assert_eq!(wanted.reason, reasons::CREATOR_RBAC_READY);
+}
+
+#[test]
+fn creator_rbac_drover_did_not_make_is_reported_naming_each_object() {
+    let grant = CreatorGrant::NotAdopted {
+        creator: "u-abc".into(),
+        foreign: vec![
+            "ClusterRole fleetworkspace-own-a".into(),
+            "ClusterRoleBinding fleetworkspace-own-binding-a".into(),
+        ],
+    };
+    let wanted = wanted_rbac_condition(&grant);
+    assert!(!wanted.status);
+    assert_eq!(wanted.reason, reasons::CREATOR_RBAC_NOT_ADOPTED);
+    assert!(
+        wanted.message.starts_with(
+            "ClusterRole fleetworkspace-own-a and ClusterRoleBinding \
+             fleetworkspace-own-binding-a already exist and were not created by drover"
+        ),
+        "{}",
+        wanted.message
+    );
+    assert!(wanted.message.contains("u-abc"));
+    // A refusal is a problem: it is announced once, with a warning.
+    let conditions = merge_conditions(&[], &[wanted], "t1");
+    let announced = notices(&[], &conditions);
+    assert_eq!(announced.len(), 1);
+    assert!(announced[0].warning);
+}

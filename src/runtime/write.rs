@@ -32,6 +32,10 @@ pub enum WriteError {
         #[source]
         source: Box<kube::Error>,
     },
+    /// The object changed under the write (e.g. it was deleted between a create that found it
+    /// and the read that followed); the next pass starts over.
+    #[error("{kind} {name} changed while drover wrote it")]
+    Raced { kind: String, name: String },
     #[error("failed to serialize {kind} {name}: {source}")]
     Serialize {
         kind: String,
@@ -63,6 +67,7 @@ impl WriteError {
                 kube::Error::Api(_) => "api",
                 _ => "transport",
             },
+            Self::Raced { .. } => "conflict",
             Self::Serialize { .. } => "serialize",
         }
     }

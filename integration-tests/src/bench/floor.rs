@@ -14,7 +14,8 @@ use drover::mapping::fleet::{FleetSettings, desired_fleet_cluster};
 use drover::mapping::rbac::desired_rbac;
 use drover::mapping::status::{Observed, desired_prov_status, merge_conditions};
 use drover::mapping::workspace::{
-    Situation, desired_namespace, namespace_claim, wanted_conditions,
+    CreatorGrant, Situation, creator, desired_namespace, namespace_claim, wanted_conditions,
+    wanted_rbac_condition,
 };
 use futures::{Stream, StreamExt, stream};
 use k8s_openapi::api::core::v1::Namespace;
@@ -81,6 +82,19 @@ impl Floor {
             api.patch(&name, &params, &Patch::Apply(desired)).await
         };
         result.with_context(|| format!("applying {} {name}", K::kind(&())))
+    }
+
+    async fn create<K>(&self, api: &Api<K>, desired: &K) -> Result<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    {
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PostParams::default()
+        };
+        api.create(&params, desired)
+            .await
+            .with_context(|| format!("creating {} {}", K::kind(&()), desired.name_any()))
     }
 
     /// drover's finalizer patch: a JSON patch that tests the current state first.
@@ -230,15 +244,19 @@ impl Floor {
             .with_context(|| format!("creating namespace {name}"))?;
         self.apply(&namespaces, &desired_namespace(&ws, None, false), false)
             .await?;
-        if let Some(rbac) = desired_rbac(&ws) {
+        let mut wanted = wanted_conditions(&name, Some(&Situation::Ready));
+        if let (Some(rbac), Some(creator)) = (desired_rbac(&ws), creator(&ws)) {
+            // Created, never applied: a taken name must not be taken over.
             let rbs = Api::<RoleBinding>::namespaced(self.client.clone(), &name);
-            self.apply(&rbs, &rbac.role_binding, false).await?;
+            self.create(&rbs, &rbac.role_binding).await?;
             let roles = Api::<ClusterRole>::all(self.client.clone());
-            self.apply(&roles, &rbac.cluster_role, false).await?;
+            self.create(&roles, &rbac.cluster_role).await?;
             let crbs = Api::<ClusterRoleBinding>::all(self.client.clone());
-            self.apply(&crbs, &rbac.cluster_role_binding, false).await?;
+            self.create(&crbs, &rbac.cluster_role_binding).await?;
+            wanted.push(wanted_rbac_condition(&CreatorGrant::Granted {
+                creator: creator.to_string(),
+            }));
         }
-        let wanted = wanted_conditions(&name, Some(&Situation::Ready));
         let mut desired = FleetWorkspace::new(&name);
         desired.status = Some(FleetWorkspaceStatus {
             conditions: Some(merge_conditions(&[], &wanted, &now())),

@@ -120,7 +120,8 @@ pub fn minimum_writes(workload: Workload, n: usize) -> BTreeMap<(String, String)
             ("Cluster", "apply_status", n),
             ("Event", "create", n),
         ],
-        // finalizer, namespace create (the claim) and apply, status apply; creator RBAC.
+        // finalizer, namespace create (the claim) and apply, status apply; creator RBAC (created,
+        // never applied over a taken name).
         Workload::Workspaces => {
             let c = creators(n as usize) as u64;
             vec![
@@ -128,9 +129,9 @@ pub fn minimum_writes(workload: Workload, n: usize) -> BTreeMap<(String, String)
                 ("Namespace", "create", n),
                 ("Namespace", "apply", n),
                 ("FleetWorkspace", "apply_status", n),
-                ("RoleBinding", "apply", c),
-                ("ClusterRole", "apply", c),
-                ("ClusterRoleBinding", "apply", c),
+                ("RoleBinding", "create", c),
+                ("ClusterRole", "create", c),
+                ("ClusterRoleBinding", "create", c),
             ]
         }
     };
@@ -343,6 +344,6 @@ mod tests {
         assert_eq!(creators(10), 1);
         assert_eq!(creators(1000), 100);
         let min = minimum_writes(Workload::Workspaces, 10);
-        assert_eq!(min.get(&("ClusterRole".into(), "apply".into())), Some(&1));
+        assert_eq!(min.get(&("ClusterRole".into(), "create".into())), Some(&1));
     }
 }

@@ -37,7 +37,7 @@ pub async fn reconcile(
         DeletionPlan::Wait(occupants) => {
             // Prov and fleet cluster events re-trigger this workspace while it is deleting.
             reporter
-                .report(ctx, ws, Some(&Situation::DeletionWaits(occupants)))
+                .report(ctx, ws, Some(&Situation::DeletionWaits(occupants)), None)
                 .await?;
             return Ok(Action::await_change());
         }

@@ -3,6 +3,7 @@
 //! creator's RBAC (W5); a deleted one goes through [`super::deletion`] (W7).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::Api;
 use kube::runtime::controller::Action;
@@ -12,8 +13,11 @@ use super::{deletion, namespace, rbac};
 use crate::api::FleetWorkspace;
 use crate::consts::finalizers;
 use crate::controllers::Error;
-use crate::mapping::workspace::{Situation, is_managed};
+use crate::mapping::workspace::{CreatorGrant, Situation, is_managed};
 use crate::runtime::Context;
+
+/// How often a workspace whose creator RBAC names are taken by others looks again.
+const FOREIGN_RBAC_RECHECK: Duration = Duration::from_secs(60);
 
 pub async fn reconcile(
     ws: Arc<FleetWorkspace>,
@@ -30,7 +34,7 @@ pub async fn reconcile(
         // neither wait for nor delete anything.
         ctx.remove_finalizer(&api, &ws, finalizers::WORKSPACE)
             .await?;
-        reporter.report(&ctx, &ws, None).await?;
+        reporter.report(&ctx, &ws, None, None).await?;
         return Ok(Action::await_change());
     }
     // The finalizer comes first, so that no namespace exists that a deletion could bypass.
@@ -38,10 +42,18 @@ pub async fn reconcile(
     let Some(situation) = namespace::ensure(&ws, &ctx).await? else {
         return Ok(Action::await_change());
     };
-    if situation == Situation::Ready {
-        // The RoleBinding lives in the namespace: only once the namespace is drover's.
-        rbac::ensure(&ws, &ctx).await?;
-    }
-    reporter.report(&ctx, &ws, Some(&situation)).await?;
-    Ok(Action::await_change())
+    // The RoleBinding lives in the namespace: only once the namespace is drover's.
+    let grant = match situation {
+        Situation::Ready => rbac::ensure(&ws, &ctx).await?,
+        _ => None,
+    };
+    reporter
+        .report(&ctx, &ws, Some(&situation), grant.as_ref())
+        .await?;
+    Ok(match grant {
+        // drover does not watch RBAC objects it did not label: look again now and then, so
+        // that removing the foreign objects lets the grant through.
+        Some(CreatorGrant::NotAdopted { .. }) => Action::requeue(FOREIGN_RBAC_RECHECK),
+        _ => Action::await_change(),
+    })
 }

@@ -12,7 +12,9 @@ use tracing::warn;
 use crate::api::{Condition, FleetWorkspace, FleetWorkspaceStatus};
 use crate::controllers::Error;
 use crate::mapping::status::merge_conditions;
-use crate::mapping::workspace::{Notice, Situation, notices, reasons, wanted_conditions};
+use crate::mapping::workspace::{
+    CreatorGrant, Notice, Situation, notices, reasons, wanted_conditions, wanted_rbac_condition,
+};
 use crate::runtime::Context;
 use crate::runtime::events::Note;
 
@@ -27,20 +29,20 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// Reports `situation` (`None`: nothing to report, clearing what drover reported before).
+    /// Reports `situation` and the creator's `grant` (`None`: nothing to report, clearing what
+    /// drover reported before).
     pub async fn report(
         &self,
         ctx: &Context,
         ws: &FleetWorkspace,
         situation: Option<&Situation>,
+        grant: Option<&CreatorGrant>,
     ) -> Result<(), Error> {
         let previous = self.previous(ws);
         let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-        let conditions = merge_conditions(
-            &previous,
-            &wanted_conditions(&ws.name_any(), situation),
-            &now,
-        );
+        let mut wanted = wanted_conditions(&ws.name_any(), situation);
+        wanted.extend(grant.map(wanted_rbac_condition));
+        let conditions = merge_conditions(&previous, &wanted, &now);
         if !self.no_status.load(Ordering::Relaxed)
             && !self.write_status(ctx, ws, &conditions).await?
         {
@@ -116,7 +118,7 @@ impl Reporter {
 
 fn note(notice: &Notice) -> Note<'_> {
     let action = match notice.reason.as_str() {
-        reasons::NAMESPACE_NOT_ADOPTED => "Adopt",
+        reasons::NAMESPACE_NOT_ADOPTED | reasons::CREATOR_RBAC_NOT_ADOPTED => "Adopt",
         reasons::NAMESPACE_HOLDS_CLUSTERS => "Delete",
         _ => "Reconcile",
     };
