@@ -66,10 +66,12 @@ fn every_admission_policy_fails_closed_and_is_bound_to_deny() {
         policies,
         [
             "drover-prov-cluster-names",
+            "drover-prov-cluster-workspaces",
             "drover-local-prov-cluster",
             "drover-mgmt-cluster-workspaces",
             "drover-protected-namespaces",
             "drover-workspace-names",
+            "drover-workspace-creators",
         ]
     );
     for policy in docs

@@ -210,14 +210,17 @@ wait_for "drover to take the leadership Lease" 30 leader
 # ---- the sample estate ------------------------------------------------------------------------
 say "creating the estate: workspaces team-a and team-b, prov cluster fleet-default/dev, legacy mgmt cluster c-7x2kq"
 wait_for "workspace namespace fleet-default" 30 "$kubectl" get namespace fleet-default
-"$kubectl" apply -f - >&2 <<'EOF'
+# A workspace's creator is the user who creates it (admission policy drover-workspace-creators):
+# alice creates team-a.
+"$kubectl" --as alice --as-group system:masters apply -f - >&2 <<'EOF'
 apiVersion: management.cattle.io/v3
 kind: FleetWorkspace
 metadata:
   name: team-a
   annotations:
     field.cattle.io/creatorId: alice
----
+EOF
+"$kubectl" apply -f - >&2 <<'EOF'
 apiVersion: management.cattle.io/v3
 kind: FleetWorkspace
 metadata:

@@ -15,7 +15,7 @@ use drover_integration_tests::{TestEnv, repo_root};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tokio::sync::OnceCell;
 
@@ -540,5 +540,240 @@ async fn creating_a_mgmt_cluster_in_a_workspace_needs_fleetaddcluster_too() -> R
         },
     )
     .await?;
+    Ok(())
+}
+
+/// An admin client that the API server sees as `user`: the policies below check who asks, not
+/// what they may do otherwise.
+fn client_as(env: &TestEnv, user: &str) -> Result<Client> {
+    let mut config = env.client_config();
+    config.auth_info.impersonate = Some(user.into());
+    config.auth_info.impersonate_groups = Some(vec!["system:masters".into()]);
+    Ok(Client::try_from(config)?)
+}
+
+const WORKSPACE_ANNOTATION: &str = "provisioning.cattle.io/fleet-workspace-name";
+
+fn into_workspace(workspace: &str) -> Patch<serde_json::Value> {
+    Patch::Merge(json!({ "metadata": { "annotations": { WORKSPACE_ANNOTATION: workspace } } }))
+}
+
+#[tokio::test]
+async fn moving_a_prov_cluster_by_annotation_needs_fleetaddcluster_on_the_target_workspace()
+-> Result<()> {
+    let env = env().await?;
+    let admin = env.client()?;
+    let namespace = env.unique_name("tenant");
+    ensure_namespace(&admin, &namespace).await?;
+    Api::<ServiceAccount>::namespaced(admin.clone(), &namespace)
+        .create(
+            &PostParams::default(),
+            &ServiceAccount {
+                metadata: named("tenant"),
+                ..ServiceAccount::default()
+            },
+        )
+        .await?;
+    let roles = Api::<ClusterRole>::all(admin.clone());
+    let bindings = Api::<ClusterRoleBinding>::all(admin.clone());
+    let editor = format!("{namespace}-prov-editor");
+    roles
+        .create(
+            &PostParams::default(),
+            &cluster_role(
+                &editor,
+                vec![rule(
+                    "provisioning.cattle.io",
+                    "clusters",
+                    None,
+                    &["get", "list", "watch", "create", "update", "patch"],
+                )],
+            ),
+        )
+        .await?;
+    bindings
+        .create(
+            &PostParams::default(),
+            &bind_service_account(&editor, &editor, &namespace, "tenant"),
+        )
+        .await?;
+    let provs_admin = Api::<ProvCluster>::namespaced(admin.clone(), &namespace);
+    provs_admin
+        .create(&PostParams::default(), &prov("mine"))
+        .await?;
+    let token = env.token_for_service_account(&namespace, "tenant").await?;
+    let as_tenant =
+        &Api::<ProvCluster>::namespaced(env.client_for_token(&token).await?, &namespace);
+    let target = &env.unique_name("victim");
+
+    let message = refused_by("drover-prov-cluster-workspaces", || async move {
+        as_tenant
+            .patch("mine", &dry_run_patch(), &into_workspace(target))
+            .await
+    })
+    .await?;
+    ensure!(
+        message.contains(&format!(
+            "system:serviceaccount:{namespace}:tenant may not put prov cluster {namespace}/mine \
+             into workspace {target}"
+        )) && message.contains(&format!(
+            "needs verb fleetaddcluster on fleetworkspaces.management.cattle.io/{target}"
+        )),
+        "{message}"
+    );
+    // Creating a prov cluster that names the workspace is the same move.
+    let mut annotated = prov("born-moved");
+    annotated.metadata.annotations = Some(BTreeMap::from([(
+        WORKSPACE_ANNOTATION.to_string(),
+        target.to_string(),
+    )]));
+    let annotated = &annotated;
+    refused_by("drover-prov-cluster-workspaces", || async move {
+        as_tenant.create(&dry_run_post(), annotated).await
+    })
+    .await?;
+    // Other edits need no workspace right.
+    allowed("an edit that moves nothing", || async move {
+        as_tenant
+            .patch(
+                "mine",
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "metadata": { "labels": { "edited": "yes" } } })),
+            )
+            .await
+    })
+    .await?;
+
+    let adder = format!("{namespace}-add-{target}");
+    roles
+        .create(
+            &PostParams::default(),
+            &cluster_role(
+                &adder,
+                vec![rule(
+                    "management.cattle.io",
+                    "fleetworkspaces",
+                    Some(target),
+                    &["fleetaddcluster"],
+                )],
+            ),
+        )
+        .await?;
+    bindings
+        .create(
+            &PostParams::default(),
+            &bind_service_account(&adder, &adder, &namespace, "tenant"),
+        )
+        .await?;
+    allowed("the move after granting fleetaddcluster", || async move {
+        as_tenant
+            .patch("mine", &PatchParams::default(), &into_workspace(target))
+            .await
+    })
+    .await?;
+    // The annotation may stay as it is on later edits, and be removed.
+    as_tenant
+        .patch(
+            "mine",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "labels": { "edited": "again" } } })),
+        )
+        .await
+        .context("an edit keeping the granted workspace")?;
+    let elsewhere = &env.unique_name("victim");
+    refused_by("drover-prov-cluster-workspaces", || async move {
+        as_tenant
+            .patch("mine", &dry_run_patch(), &into_workspace(elsewhere))
+            .await
+    })
+    .await?;
+    as_tenant
+        .patch(
+            "mine",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "annotations": { WORKSPACE_ANNOTATION: null } } })),
+        )
+        .await
+        .context("removing the annotation moves nothing")?;
+    Ok(())
+}
+
+const CREATOR: &str = "field.cattle.io/creatorId";
+
+fn workspace_by(name: &str, creator: Option<&str>) -> FleetWorkspace {
+    let mut ws = FleetWorkspace::new(name);
+    ws.metadata.annotations =
+        creator.map(|c| BTreeMap::from([(CREATOR.to_string(), c.to_string())]));
+    ws
+}
+
+fn creator_patch(creator: Option<&str>) -> Patch<serde_json::Value> {
+    Patch::Merge(json!({ "metadata": { "annotations": { CREATOR: creator } } }))
+}
+
+#[tokio::test]
+async fn a_workspaces_creator_is_the_user_who_creates_it_and_never_changes() -> Result<()> {
+    let env = env().await?;
+    let alice = &Api::<FleetWorkspace>::all(client_as(env, "u-alice")?);
+    let mallory = &Api::<FleetWorkspace>::all(client_as(env, "u-mallory")?);
+
+    // Naming someone else as the creator on create.
+    let framed = &workspace_by(&env.unique_name("team"), Some("u-alice"));
+    let message = refused_by("drover-workspace-creators", || async move {
+        mallory.create(&dry_run_post(), framed).await
+    })
+    .await?;
+    ensure!(
+        message.contains(&format!(
+            "metadata.annotations[field.cattle.io/creatorId]: u-mallory may not create workspace \
+             {} with creator u-alice",
+            framed.name_any()
+        )),
+        "{message}"
+    );
+    let name = &env.unique_name("team");
+    alice
+        .create(&PostParams::default(), &workspace_by(name, Some("u-alice")))
+        .await
+        .context("the creator names herself")?;
+
+    // Taking the workspace over later, by anyone, is refused.
+    let message = refused_by("drover-workspace-creators", || async move {
+        mallory
+            .patch(name, &dry_run_patch(), &creator_patch(Some("u-mallory")))
+            .await
+    })
+    .await?;
+    ensure!(
+        message.contains(&format!(
+            "metadata.annotations[field.cattle.io/creatorId] of workspace {name} cannot change \
+             (it is u-alice)"
+        )),
+        "{message}"
+    );
+    let unowned = &env.unique_name("team");
+    alice
+        .create(&PostParams::default(), &workspace_by(unowned, None))
+        .await?;
+    refused_by("drover-workspace-creators", || async move {
+        mallory
+            .patch(unowned, &dry_run_patch(), &creator_patch(Some("u-mallory")))
+            .await
+    })
+    .await?;
+
+    // Other edits stay possible, and the creator can be removed (which removes the grants).
+    alice
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "labels": { "team": "a" } } })),
+        )
+        .await
+        .context("an edit that keeps the creator")?;
+    alice
+        .patch(name, &PatchParams::default(), &creator_patch(None))
+        .await
+        .context("removing the creator")?;
     Ok(())
 }

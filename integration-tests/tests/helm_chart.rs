@@ -135,8 +135,8 @@ async fn the_chart_renders_its_options() -> Result<()> {
                 && d["spec"]["group"] == "fleet.cattle.io"),
         "the chart ships no CRD of Fleet's"
     );
-    ensure!(kinds("ValidatingAdmissionPolicy") == 6);
-    ensure!(kinds("ValidatingAdmissionPolicyBinding") == 6);
+    ensure!(kinds("ValidatingAdmissionPolicy") == 8);
+    ensure!(kinds("ValidatingAdmissionPolicyBinding") == 8);
     ensure!(kinds("ServiceMonitor") == 0);
     let crd = docs
         .iter()

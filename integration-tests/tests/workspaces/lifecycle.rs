@@ -97,8 +97,8 @@ async fn fleet_local_namespace_and_workspace_exist_after_start() -> Result<()> {
 /// namespace, and a namespace that gets a back-populated workspace.
 async fn varied_estate(env: &TestEnv, client: &Client) -> Result<()> {
     let owned = env.unique_name("owned");
-    create_ws(
-        client,
+    create_ws_as_creator(
+        env,
         &workspace(&owned, &[("team", "a")], &[(CREATOR, "u-abc")]),
     )
     .await?;

@@ -28,8 +28,8 @@ async fn an_existing_namespace_drover_did_not_create_is_never_adopted_or_deleted
     };
     config_maps.create(&PostParams::default(), &data).await?;
 
-    create_ws(
-        &client,
+    create_ws_as_creator(
+        env,
         &workspace(&name, &[("team", "legacy")], &[(CREATOR, "u-abc")]),
     )
     .await?;

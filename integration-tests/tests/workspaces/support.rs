@@ -62,6 +62,18 @@ pub async fn create_ws(client: &Client, ws: &FleetWorkspace) -> Result<FleetWork
         .await?)
 }
 
+/// Creates a workspace as its creator does: admission (the chart's drover-workspace-creators
+/// policy) requires `field.cattle.io/creatorId` to name the requesting user, so the request
+/// impersonates that user.
+pub async fn create_ws_as_creator(env: &TestEnv, ws: &FleetWorkspace) -> Result<FleetWorkspace> {
+    let mut config = env.client_config();
+    if let Some(creator) = ws.annotations().get(CREATOR) {
+        config.auth_info.impersonate = Some(creator.clone());
+        config.auth_info.impersonate_groups = Some(vec!["system:masters".into()]);
+    }
+    create_ws(&Client::try_from(config)?, ws).await
+}
+
 pub async fn create_namespace(client: &Client, name: &str) -> Result<Namespace> {
     let ns = Namespace {
         metadata: ObjectMeta {
