@@ -7,12 +7,14 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
+use super::rbac;
 use super::report::Reporter;
-use super::{as_namespace, rbac};
 use crate::api::FleetWorkspace;
 use crate::consts::finalizers;
 use crate::controllers::Error;
-use crate::mapping::workspace::{DeletionPlan, Occupants, Situation, plan_deletion, reasons};
+use crate::mapping::workspace::{
+    DeletionPlan, Occupants, Situation, namespace_was_created_for, plan_deletion, reasons,
+};
 use crate::runtime::Context;
 use crate::runtime::events::Note;
 
@@ -42,9 +44,12 @@ pub async fn reconcile(
             return Ok(Action::await_change());
         }
         DeletionPlan::DeleteNamespace => {
-            if let Some(ns) = &namespace {
+            if namespace.is_some() {
+                // Read again and checked again right before the delete (§4a I4): marks the
+                // cache has not seen yet may say the namespace is no longer this workspace's.
                 let api = Api::<Namespace>::all(ctx.client.clone());
-                if ctx.delete(&api, &as_namespace(ns)).await? {
+                let still_ours = |live: &Namespace| namespace_was_created_for(&live.metadata, ws);
+                if ctx.delete_if_still(&api, &name, still_ours).await? {
                     ctx.publish(ws, deleted_note(&name, &occupants)).await;
                 }
             }
