@@ -7,10 +7,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::report::{Kind, ObjectRef, Problem, ProblemKind, Report};
 use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
-use crate::consts::annotations;
 use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
-use crate::mapping::workspace::{NamespacePlan, NotAdopted, plan_namespace};
+use crate::mapping::workspace::{NamespacePlan, NotAdopted, is_managed, plan_namespace};
 
 mod clusters;
 mod workspaces;
@@ -161,15 +160,6 @@ fn namespace_not_adopted(namespace: &ObjectMeta, workspace: &FleetWorkspace) -> 
         NamespacePlan::NotAdopted(why) => Some(why),
         NamespacePlan::Apply(_) | NamespacePlan::Terminating => None,
     }
-}
-
-fn is_managed(workspace: &FleetWorkspace) -> bool {
-    workspace
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(annotations::MANAGED))
-        .is_none_or(|v| v != "false")
 }
 
 /// Analyzes the listed objects. `namespaces` are metadata only.
