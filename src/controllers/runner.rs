@@ -17,15 +17,18 @@ use tracing::{debug, warn};
 use super::Error;
 use crate::runtime::Context;
 use crate::runtime::events::Note;
+use crate::runtime::queue::Pending;
 use crate::runtime::visible::settled;
 
 /// Event reason of a failed reconcile.
 const FAILED: &str = "ReconcileFailed";
 
-/// Runs `controller` with `reconcile` until its shutdown trigger fires.
+/// Runs `controller` with `reconcile` until its shutdown trigger fires. `pending` counts its
+/// queue: the controller's triggers go through [`Pending::trigger`] and [`Pending::track`].
 pub fn drive<K, F, Fut>(
     name: &'static str,
     controller: Controller<K>,
+    pending: Arc<Pending<K>>,
     ctx: Arc<Context>,
     shutdown: super::Shutdown,
     reconcile: F,
@@ -38,17 +41,28 @@ where
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let reconcile = Arc::new(reconcile);
+    ctx.metrics.register_queue(name, {
+        let pending = pending.clone();
+        move || pending.depth()
+    });
+    let gained = ctx.leadership.gained().inspect({
+        let pending = pending.clone();
+        move |()| pending.all()
+    });
     let controller = controller
         .with_config(
             kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
         )
-        .reconcile_all_on(ctx.leadership.gained())
+        .reconcile_all_on(gained)
         .graceful_shutdown_on(shutdown);
     Box::pin(
         controller
             .run(
                 move |obj: Arc<K>, ctx: Arc<Context>| {
                     let reconcile = reconcile.clone();
+                    pending.started(obj.as_ref());
+                    #[cfg(debug_assertions)]
+                    fault::panic_if_asked(obj.as_ref());
                     async move {
                         if !ctx.leadership.is_leader() {
                             return Ok(Action::await_change());
@@ -102,5 +116,23 @@ pub fn object_key<K: Resource>(obj: &K) -> String {
     match &meta.namespace {
         Some(ns) => format!("{ns}/{}", meta.name.as_deref().unwrap_or_default()),
         None => meta.name.clone().unwrap_or_default(),
+    }
+}
+
+/// A fault for tests of the process itself, compiled into debug builds only: with
+/// `DROVER_DEBUG_PANIC_ON=<name>` in its environment, drover panics in the reconcile of an object
+/// of that name, as a bug would. Release builds (the image) do not have it.
+#[cfg(debug_assertions)]
+mod fault {
+    use std::sync::OnceLock;
+
+    use kube::Resource;
+
+    pub fn panic_if_asked<K: Resource>(obj: &K) {
+        static NAME: OnceLock<Option<String>> = OnceLock::new();
+        let name = NAME.get_or_init(|| std::env::var("DROVER_DEBUG_PANIC_ON").ok());
+        if name.is_some() && obj.meta().name == *name {
+            panic!("DROVER_DEBUG_PANIC_ON: reconcile of {name:?}");
+        }
     }
 }

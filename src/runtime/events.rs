@@ -93,8 +93,8 @@ impl Context {
             action: note.action.into(),
             secondary: None,
         };
-        self.metrics.write("Event", "create");
-        if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+        self.metrics.write("events.k8s.io", "Event", "create");
+        if let Err(error) = self.recorder.publish(&event, reference).await {
             warn!(%error, reason = note.reason, "failed to publish event");
         }
     }

@@ -316,7 +316,7 @@ impl Context {
                     .await
             }
         };
-        self.metrics.write(&K::kind(&()), verb);
+        self.metrics.write_of::<K>(verb);
         let written = result.map_err(|e| api_error::<K>(verb, display_name(desired), e))?;
         self.wrote(&written);
         Ok(true)
@@ -337,7 +337,7 @@ impl Context {
             }),
             ..DeleteParams::background()
         };
-        self.metrics.write(&K::kind(&()), "delete");
+        self.metrics.write_of::<K>("delete");
         match api.delete(&obj.name_any(), &params).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
@@ -353,7 +353,7 @@ impl Context {
     {
         let name = display_name(obj);
         self.ensure_leader::<K>("create", &name)?;
-        self.metrics.write(&K::kind(&()), "create");
+        self.metrics.write_of::<K>("create");
         let params = kube::api::PostParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
@@ -380,7 +380,7 @@ impl Context {
     {
         let name = display_name(obj);
         self.ensure_leader::<K>("patch_status", &name)?;
-        self.metrics.write(&K::kind(&()), "patch_status");
+        self.metrics.write_of::<K>("patch_status");
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
@@ -413,7 +413,7 @@ impl Context {
                 name: name.clone(),
                 source,
             })?;
-        self.metrics.write(&K::kind(&()), "patch_status");
+        self.metrics.write_of::<K>("patch_status");
         let written = api
             .patch_status(
                 &obj.name_any(),
@@ -505,7 +505,7 @@ impl Context {
                 name: name.clone(),
                 source,
             })?;
-        self.metrics.write(&K::kind(&()), "patch");
+        self.metrics.write_of::<K>("patch");
         let written = api
             .patch(
                 &obj.name_any(),

@@ -9,7 +9,7 @@ mod status;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::Controller;
@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 use self::counterpart::{Counterpart, legacy_counterpart, own_counterpart};
 use self::status::{Report, observe, write_status};
 use super::{Error, Hubs, Shutdown, runner};
-use crate::api::{FleetCluster, MgmtCluster, ProvCluster};
+use crate::api::{ClusterGroup, FleetCluster, MgmtCluster, ProvCluster};
 use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, finalizers};
 use crate::controllers::hubs::KUBECONFIG_SECRET_SUFFIX;
 use crate::mapping::cluster::{NameSource, chosen_mgmt_name, mgmt_name_for};
@@ -28,6 +28,7 @@ use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
 use crate::mapping::status::desired_prov_status;
 use crate::runtime::Context;
+use crate::runtime::queue::Pending;
 
 pub const NAME: &str = "cluster";
 
@@ -103,32 +104,54 @@ fn provs_of_fleet(fleet: &FleetCluster) -> Vec<ObjectRef<ProvCluster>> {
 }
 
 pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
-    let mut controller = Controller::for_stream(hubs.prov.subscribe(), ctx.stores.prov.clone());
+    let pending = Pending::new(ctx.stores.prov.clone());
+    let mut controller = Controller::for_stream(
+        pending.trigger(hubs.prov.subscribe()),
+        ctx.stores.prov.clone(),
+    );
     let for_mgmt = ctx.clone();
     let for_namespaces = ctx.clone();
     controller = controller
-        .watches_stream(hubs.mgmt.subscribe(), move |m| provs_of_mgmt(&for_mgmt, &m))
-        .watches_stream(hubs.fleet.subscribe(), |f| provs_of_fleet(&f))
-        .watches_stream(hubs.cluster_groups.subscribe(), |g| owner_prov(&g))
+        .watches_stream(
+            hubs.mgmt.subscribe(),
+            pending.track(move |m: MgmtCluster| provs_of_mgmt(&for_mgmt, &m)),
+        )
+        .watches_stream(
+            hubs.fleet.subscribe(),
+            pending.track(|f: FleetCluster| provs_of_fleet(&f)),
+        )
+        .watches_stream(
+            hubs.cluster_groups.subscribe(),
+            pending.track(|g: ClusterGroup| owner_prov(&g)),
+        )
         // A workspace namespace appearing lets the prov clusters waiting for it proceed.
-        .watches_stream(hubs.namespaces.subscribe(), move |ns| {
-            provs_waiting_for(&for_namespaces, &ns)
-        })
+        .watches_stream(
+            hubs.namespaces.subscribe(),
+            pending.track(move |ns: PartialObjectMeta<Namespace>| {
+                provs_waiting_for(&for_namespaces, &ns)
+            }),
+        )
         // Control-plane taints feed the local cluster's tolerations.
-        .watches_stream(hubs.nodes.subscribe(), |_| {
-            Some(ObjectRef::<ProvCluster>::new(LOCAL_CLUSTER).within(LOCAL_WORKSPACE))
-        });
+        .watches_stream(
+            hubs.nodes.subscribe(),
+            pending.track(|_: Node| {
+                Some(ObjectRef::<ProvCluster>::new(LOCAL_CLUSTER).within(LOCAL_WORKSPACE))
+            }),
+        );
     if let Some(secrets) = &hubs.secrets {
-        controller = controller.watches_stream(secrets.subscribe(), |s| {
-            let name = s
-                .metadata
-                .name
-                .as_deref()?
-                .strip_suffix(KUBECONFIG_SECRET_SUFFIX)?;
-            Some(ObjectRef::<ProvCluster>::new(name).within(s.metadata.namespace.as_deref()?))
-        });
+        controller = controller.watches_stream(
+            secrets.subscribe(),
+            pending.track(|s: PartialObjectMeta<Secret>| {
+                let name = s
+                    .metadata
+                    .name
+                    .as_deref()?
+                    .strip_suffix(KUBECONFIG_SECRET_SUFFIX)?;
+                Some(ObjectRef::<ProvCluster>::new(name).within(s.metadata.namespace.as_deref()?))
+            }),
+        );
     }
-    runner::drive(NAME, controller, ctx, shutdown, reconcile)
+    runner::drive(NAME, controller, pending, ctx, shutdown, reconcile)
 }
 
 async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, Error> {

@@ -26,15 +26,23 @@ use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
 use crate::runtime::Context;
 use crate::runtime::events::Note;
+use crate::runtime::queue::Pending;
 
 pub const NAME: &str = "mgmt";
 
 pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
-    let controller = Controller::for_stream(hubs.mgmt.subscribe(), ctx.stores.mgmt.clone())
-        .watches_stream(hubs.prov.subscribe(), |p| {
+    let pending = Pending::new(ctx.stores.mgmt.clone());
+    let controller = Controller::for_stream(
+        pending.trigger(hubs.mgmt.subscribe()),
+        ctx.stores.mgmt.clone(),
+    )
+    .watches_stream(
+        hubs.prov.subscribe(),
+        pending.track(|p: ProvCluster| {
             mgmt_name_for(&p).map(|name| ObjectRef::<MgmtCluster>::new(&name))
-        });
-    runner::drive(NAME, controller, ctx, shutdown, reconcile)
+        }),
+    );
+    runner::drive(NAME, controller, pending, ctx, shutdown, reconcile)
 }
 
 async fn reconcile(mgmt: Arc<MgmtCluster>, ctx: Arc<Context>) -> Result<Action, Error> {

@@ -15,26 +15,34 @@ use crate::api::{FleetCluster, FleetWorkspace, ProvCluster};
 use crate::controllers::{Error, Hubs};
 use crate::mapping::workspace::backpopulated_workspace;
 use crate::runtime::Context;
+use crate::runtime::queue::Pending;
 
 type NamespaceMeta = PartialObjectMeta<Namespace>;
 
-pub fn controller(ctx: &Context, hubs: &Hubs) -> Controller<NamespaceMeta> {
+pub fn controller(
+    ctx: &Context,
+    hubs: &Hubs,
+    pending: &Arc<Pending<NamespaceMeta>>,
+) -> Controller<NamespaceMeta> {
     let stores = &ctx.stores;
-    Controller::for_stream(hubs.namespaces.subscribe(), stores.namespaces.clone())
-        // Only clusters in a namespace without a workspace are news here.
-        .watches_stream(hubs.prov.subscribe(), {
-            let workspaces = stores.workspaces.clone();
-            move |prov: ProvCluster| without_workspace(&workspaces, prov.namespace())
-        })
-        .watches_stream(hubs.fleet.subscribe(), {
-            let workspaces = stores.workspaces.clone();
-            move |fleet: FleetCluster| without_workspace(&workspaces, fleet.namespace())
-        })
-        // A deleted workspace whose namespace still holds clusters comes back, unmanaged.
-        .watches_stream(hubs.workspaces.subscribe(), {
-            let workspaces = stores.workspaces.clone();
-            move |ws: FleetWorkspace| without_workspace(&workspaces, ws.metadata.name)
-        })
+    Controller::for_stream(
+        pending.trigger(hubs.namespaces.subscribe()),
+        stores.namespaces.clone(),
+    )
+    // Only clusters in a namespace without a workspace are news here.
+    .watches_stream(hubs.prov.subscribe(), {
+        let workspaces = stores.workspaces.clone();
+        pending.track(move |prov: ProvCluster| without_workspace(&workspaces, prov.namespace()))
+    })
+    .watches_stream(hubs.fleet.subscribe(), {
+        let workspaces = stores.workspaces.clone();
+        pending.track(move |fleet: FleetCluster| without_workspace(&workspaces, fleet.namespace()))
+    })
+    // A deleted workspace whose namespace still holds clusters comes back, unmanaged.
+    .watches_stream(hubs.workspaces.subscribe(), {
+        let workspaces = stores.workspaces.clone();
+        pending.track(move |ws: FleetWorkspace| without_workspace(&workspaces, ws.metadata.name))
+    })
 }
 
 fn without_workspace(

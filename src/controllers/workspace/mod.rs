@@ -26,20 +26,25 @@ use super::{Hubs, Shutdown};
 use crate::api::FleetWorkspace;
 use crate::consts::labels;
 use crate::runtime::Context;
+use crate::runtime::queue::Pending;
 
 /// The workspace loops, as one future that ends when `shutdown` fires.
 pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
     let reporter = Arc::new(report::Reporter::default());
+    let pending = Pending::new(ctx.stores.workspaces.clone());
     let workspaces = drive(
         "workspace",
-        workspace_controller(&ctx, hubs),
+        workspace_controller(&ctx, hubs, &pending),
+        pending,
         ctx.clone(),
         shutdown.clone(),
         move |ws, ctx| reconcile::reconcile(ws, ctx, reporter.clone()),
     );
+    let pending = Pending::new(ctx.stores.namespaces.clone());
     let backfill = drive(
         "workspace-backfill",
-        backfill::controller(&ctx, hubs),
+        backfill::controller(&ctx, hubs, &pending),
+        pending,
         ctx.clone(),
         shutdown.clone(),
         backfill::reconcile,
@@ -50,26 +55,39 @@ pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFutu
     })
 }
 
-fn workspace_controller(ctx: &Context, hubs: &Hubs) -> Controller<FleetWorkspace> {
+fn workspace_controller(
+    ctx: &Context,
+    hubs: &Hubs,
+    pending: &Arc<Pending<FleetWorkspace>>,
+) -> Controller<FleetWorkspace> {
     let stores = &ctx.stores;
-    Controller::for_stream(hubs.workspaces.subscribe(), stores.workspaces.clone())
-        .watches_stream(
-            hubs.namespaces.subscribe(),
-            |ns: PartialObjectMeta<Namespace>| ns.metadata.name.as_deref().map(ObjectRef::new),
-        )
-        // Clusters matter to a workspace only while its deletion waits for them to go; cluster
-        // status churn must not reconcile every workspace.
-        .watches_stream(hubs.prov.subscribe(), {
-            let workspaces = stores.workspaces.clone();
-            move |prov: crate::api::ProvCluster| deleting(&workspaces, prov.namespace())
-        })
-        .watches_stream(hubs.fleet.subscribe(), {
-            let workspaces = stores.workspaces.clone();
-            move |fleet: crate::api::FleetCluster| deleting(&workspaces, fleet.namespace())
-        })
-        .watches_stream(hubs.role_bindings.subscribe(), labelled)
-        .watches_stream(hubs.cluster_roles.subscribe(), labelled)
-        .watches_stream(hubs.cluster_role_bindings.subscribe(), labelled)
+    Controller::for_stream(
+        pending.trigger(hubs.workspaces.subscribe()),
+        stores.workspaces.clone(),
+    )
+    .watches_stream(
+        hubs.namespaces.subscribe(),
+        pending.track(|ns: PartialObjectMeta<Namespace>| {
+            ns.metadata.name.as_deref().map(ObjectRef::new)
+        }),
+    )
+    // Clusters matter to a workspace only while its deletion waits for them to go; cluster
+    // status churn must not reconcile every workspace.
+    .watches_stream(hubs.prov.subscribe(), {
+        let workspaces = stores.workspaces.clone();
+        pending.track(move |prov: crate::api::ProvCluster| deleting(&workspaces, prov.namespace()))
+    })
+    .watches_stream(hubs.fleet.subscribe(), {
+        let workspaces = stores.workspaces.clone();
+        pending
+            .track(move |fleet: crate::api::FleetCluster| deleting(&workspaces, fleet.namespace()))
+    })
+    .watches_stream(hubs.role_bindings.subscribe(), pending.track(labelled))
+    .watches_stream(hubs.cluster_roles.subscribe(), pending.track(labelled))
+    .watches_stream(
+        hubs.cluster_role_bindings.subscribe(),
+        pending.track(labelled),
+    )
 }
 
 /// The workspace named `namespace`, if it is being deleted.
