@@ -37,8 +37,15 @@ enum Command {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("DROVER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // kube's client logs the whole response body when it cannot decode one; drover reads what it
+    // cannot trust as plain JSON, but a write's answer is still decoded there, and an object or
+    // list body never belongs in a log line. Asked for explicitly, it stays.
+    let asked = std::env::var("DROVER_LOG").is_ok_and(|v| v.contains("kube_client"));
+    if !asked && let Ok(quiet) = "kube_client::client=error".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,11 +1,15 @@
 //! The shared watches: one per kind, started once, read by every controller.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::DynamicObject;
 use kube::core::PartialObjectMeta;
+use kube::discovery::ApiResource;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client};
@@ -14,9 +18,12 @@ use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCl
 use crate::config::Config;
 use crate::consts::{LOCAL_WORKSPACE, labels};
 use crate::runtime::context::Stores;
+use crate::runtime::metrics::Metrics;
 use crate::runtime::server::resource_name;
 use crate::runtime::stores::{Hub, keep_own_managed_fields};
+use crate::runtime::undecodable::{Undecodable, decoded};
 use crate::runtime::visible::Seen;
+use crate::runtime::watch_health::WatchHealth;
 
 pub struct Hubs {
     pub prov: Hub<ProvCluster>,
@@ -30,6 +37,13 @@ pub struct Hubs {
     pub role_bindings: Hub<RoleBinding>,
     pub cluster_roles: Hub<ClusterRole>,
     pub cluster_role_bindings: Hub<ClusterRoleBinding>,
+    /// Metadata of CustomResourceDefinitions: whether the CRD of a kind drover removes
+    /// counterparts for is being deleted (§I7).
+    pub crds: Hub<PartialObjectMeta<CustomResourceDefinition>>,
+    /// Objects the watches skip because they do not fit drover's types.
+    pub undecodable: Undecodable,
+    /// Which watches keep failing.
+    pub watch_health: WatchHealth,
 }
 
 /// Suffix of the kubeconfig secrets drover observes (§C5); other secrets never enter the cache.
@@ -49,6 +63,9 @@ impl Hubs {
             role_bindings: Hub::new(),
             cluster_roles: Hub::new(),
             cluster_role_bindings: Hub::new(),
+            crds: Hub::new(),
+            undecodable: Undecodable::default(),
+            watch_health: WatchHealth::default(),
         }
     }
 
@@ -65,7 +82,10 @@ impl Hubs {
             role_bindings: self.role_bindings.store(),
             cluster_roles: self.cluster_roles.store(),
             cluster_role_bindings: self.cluster_role_bindings.store(),
+            crds: self.crds.store(),
             seen: self.seen(),
+            undecodable: self.undecodable.clone(),
+            watch_health: self.watch_health.clone(),
         }
     }
 
@@ -91,20 +111,65 @@ impl Hubs {
         ]))
     }
 
-    /// Starts every watch; returns their tasks.
-    pub fn run(&mut self, client: &Client, _config: &Config) -> Vec<tokio::task::JoinHandle<()>> {
+    /// Starts every watch; returns their tasks. Rancher's and Fleet's kinds are watched as plain
+    /// JSON and decoded one object at a time ([`decoded`]); the rest are Kubernetes' own types,
+    /// which the API server validates.
+    pub fn run(
+        &mut self,
+        client: &Client,
+        metrics: &Arc<Metrics>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let all = watcher::Config::default;
         let owned_rbac = || watcher::Config::default().labels(labels::WORKSPACE);
+        let health = || self.watch_health.clone();
+        let undecodable = &self.undecodable;
+        let prov = decoded_watch(
+            dynamic_all::<ProvCluster>(client),
+            self.prov.store(),
+            undecodable,
+            metrics,
+            true,
+        );
+        let mgmt = decoded_watch(
+            dynamic_all::<MgmtCluster>(client),
+            self.mgmt.store(),
+            undecodable,
+            metrics,
+            false,
+        );
+        let fleet = decoded_watch(
+            dynamic_all::<FleetCluster>(client),
+            self.fleet.store(),
+            undecodable,
+            metrics,
+            false,
+        );
+        // Only the local cluster's ClusterGroup is drover's.
+        let cluster_groups = decoded_watch(
+            Api::namespaced_with(
+                client.clone(),
+                LOCAL_WORKSPACE,
+                &ApiResource::erase::<ClusterGroup>(&()),
+            ),
+            self.cluster_groups.store(),
+            undecodable,
+            metrics,
+            false,
+        );
+        let workspaces = decoded_watch(
+            dynamic_all::<FleetWorkspace>(client),
+            self.workspaces.store(),
+            undecodable,
+            metrics,
+            false,
+        );
         let mut tasks = vec![
-            self.prov.run(watch(Api::all(client.clone()), all())),
-            self.mgmt.run(watch(Api::all(client.clone()), all())),
-            self.fleet.run(watch(Api::all(client.clone()), all())),
-            // Only the local cluster's ClusterGroup is drover's.
-            self.cluster_groups.run(watch(
-                Api::namespaced(client.clone(), LOCAL_WORKSPACE),
-                all(),
-            )),
-            self.workspaces.run(watch(Api::all(client.clone()), all())),
+            self.prov.run(prov, metrics.clone(), health()),
+            self.mgmt.run(mgmt, metrics.clone(), health()),
+            self.fleet.run(fleet, metrics.clone(), health()),
+            self.cluster_groups
+                .run(cluster_groups, metrics.clone(), health()),
+            self.workspaces.run(workspaces, metrics.clone(), health()),
             self.namespaces.run(
                 watcher(
                     Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
@@ -112,6 +177,8 @@ impl Hubs {
                 )
                 .default_backoff()
                 .modify(keep_own_managed_fields),
+                metrics.clone(),
+                health(),
             ),
             self.nodes.run(
                 watcher(
@@ -125,13 +192,39 @@ impl Hubs {
                     keep_own_managed_fields(node);
                     node.status = None;
                 }),
+                metrics.clone(),
+                health(),
             ),
-            self.role_bindings
-                .run(watch(Api::all(client.clone()), owned_rbac())),
-            self.cluster_roles
-                .run(watch(Api::all(client.clone()), owned_rbac())),
-            self.cluster_role_bindings
-                .run(watch(Api::all(client.clone()), owned_rbac())),
+            self.role_bindings.run(
+                watch(Api::all(client.clone()), owned_rbac()),
+                metrics.clone(),
+                health(),
+            ),
+            self.cluster_roles.run(
+                watch(Api::all(client.clone()), owned_rbac()),
+                metrics.clone(),
+                health(),
+            ),
+            self.cluster_role_bindings.run(
+                watch(Api::all(client.clone()), owned_rbac()),
+                metrics.clone(),
+                health(),
+            ),
+            self.crds.run(
+                watcher(
+                    Api::<PartialObjectMeta<CustomResourceDefinition>>::all(client.clone()),
+                    all(),
+                )
+                .default_backoff()
+                .modify(|crd: &mut PartialObjectMeta<CustomResourceDefinition>| {
+                    // Only the name and whether it is being deleted matter.
+                    crd.metadata.labels = None;
+                    crd.metadata.annotations = None;
+                    crd.metadata.managed_fields = None;
+                }),
+                metrics.clone(),
+                health(),
+            ),
         ];
         if let Some(secrets) = self.secrets.as_mut() {
             tasks.push(
@@ -159,6 +252,8 @@ impl Hubs {
                             s.metadata.annotations = None;
                             s.metadata.managed_fields = None;
                         }),
+                    metrics.clone(),
+                    health(),
                 ),
             );
         }
@@ -185,8 +280,41 @@ impl Hubs {
             .store()
             .wait_until_ready()
             .await?;
+        self.crds.store().wait_until_ready().await?;
         Ok(())
     }
+}
+
+/// The watch of `api`, decoded into `K` one object at a time; `status` says whether drover
+/// writes this kind's status (then a skipped object also gets a condition).
+fn decoded_watch<K>(
+    api: Api<DynamicObject>,
+    store: kube::runtime::reflector::Store<K>,
+    undecodable: &Undecodable,
+    metrics: &Arc<Metrics>,
+    status: bool,
+) -> impl futures::Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static
+where
+    K: kube::Resource<DynamicType = ()>
+        + serde::de::DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    decoded(
+        watcher(api, watcher::Config::default()).default_backoff(),
+        store,
+        undecodable.clone(),
+        metrics.clone(),
+        status,
+    )
+}
+
+/// A cluster-wide watchable API of `K`'s resource that answers plain JSON.
+fn dynamic_all<K: kube::Resource<DynamicType = ()>>(client: &Client) -> Api<DynamicObject> {
+    Api::all_with(client.clone(), &ApiResource::erase::<K>(&()))
 }
 
 fn watch<K>(

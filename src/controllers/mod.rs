@@ -86,24 +86,47 @@ pub async fn start(
         leadership,
     ));
     let shutdown: Shutdown = futures::FutureExt::shared(Box::pin(shutdown));
-    let mut controllers: Vec<BoxFuture<'static, ()>> = vec![
-        workspace::controller(context.clone(), &hubs, shutdown.clone()),
-        cluster::controller(context.clone(), &hubs, shutdown.clone()),
-        mgmt::controller(context.clone(), &hubs, shutdown.clone()),
+    let mut controllers: Vec<(&str, BoxFuture<'static, ()>)> = vec![
+        (
+            "workspace controller",
+            workspace::controller(context.clone(), &hubs, shutdown.clone()),
+        ),
+        (
+            "cluster controller",
+            cluster::controller(context.clone(), &hubs, shutdown.clone()),
+        ),
+        (
+            "mgmt controller",
+            mgmt::controller(context.clone(), &hubs, shutdown.clone()),
+        ),
+        (
+            "undecodable object reporter",
+            Box::pin(undecodable::report(context.clone(), shutdown.clone())),
+        ),
     ];
     if context.config.bootstrap_local_cluster {
-        controllers.push(mgmt::bootstrap::task(
-            context.clone(),
-            &hubs,
-            shutdown.clone(),
+        controllers.push((
+            "local cluster bootstrap",
+            mgmt::bootstrap::task(context.clone(), &hubs, shutdown.clone()),
         ));
     }
-    let watches = hubs.run(&client, &context.config);
+    let undecodable = hubs.undecodable.clone();
+    context
+        .metrics
+        .register_skipped(move || undecodable.counts());
+    let watches = hubs
+        .run(&client, &context.metrics)
+        .into_iter()
+        .map(|task| ("watch".to_string(), task))
+        .collect();
     hubs.wait_until_ready()
         .await
         .map_err(|_| RunError::CachesNotReady)?;
     info!("watch caches ready");
-    let controllers = controllers.into_iter().map(tokio::spawn).collect();
+    let controllers = controllers
+        .into_iter()
+        .map(|(name, task)| (name.to_string(), tokio::spawn(task)))
+        .collect();
     Ok(Running {
         context,
         controllers,

@@ -7,6 +7,7 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use dashmap::DashMap;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::Recorder;
@@ -16,7 +17,9 @@ use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCl
 use crate::config::Config;
 use crate::runtime::leadership::Leadership;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::undecodable::Undecodable;
 use crate::runtime::visible::Seen;
+use crate::runtime::watch_health::WatchHealth;
 
 /// Read-only caches of every kind drover looks at. Namespaces and Secrets are metadata-only;
 /// Secrets are absent when kubeconfig observation is off (no secret access at all).
@@ -36,8 +39,14 @@ pub struct Stores {
     pub role_bindings: Store<RoleBinding>,
     pub cluster_roles: Store<ClusterRole>,
     pub cluster_role_bindings: Store<ClusterRoleBinding>,
+    /// CRD metadata: whether a kind's CRD is being deleted (§I7).
+    pub crds: Store<PartialObjectMeta<CustomResourceDefinition>>,
     /// How far each watch has come, so that a reconcile ends once its writes are cached.
     pub seen: Seen,
+    /// Objects the watches skip because they do not fit drover's types.
+    pub undecodable: Undecodable,
+    /// Which watches keep failing, for readiness.
+    pub watch_health: WatchHealth,
 }
 
 pub struct Context {

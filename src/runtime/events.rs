@@ -2,6 +2,7 @@
 //! condition turns, a destructive action is taken), never on every reconcile, so an idle
 //! installation writes nothing.
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tracing::warn;
@@ -79,6 +80,32 @@ impl Context {
     /// Publishes an Event on `obj`. A failure to publish is logged, never fatal: the condition on
     /// the object is the durable report.
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Note<'_>) {
+        self.publish_to(&obj.object_ref(&()), note).await;
+    }
+
+    /// [`Self::publish_on_change`] for an object known only by its reference (one drover could
+    /// not decode).
+    pub async fn publish_to_on_change(&self, reference: &ObjectReference, note: Note<'_>) {
+        let key = format!(
+            "{}/{}/{}/{}",
+            reference.kind.as_deref().unwrap_or_default(),
+            reference.namespace.as_deref().unwrap_or_default(),
+            reference
+                .uid
+                .as_deref()
+                .or(reference.name.as_deref())
+                .unwrap_or_default(),
+            note.reason
+        );
+        if self.notices.get(&key).is_some_and(|m| *m == note.message) {
+            return;
+        }
+        self.notices.insert(key, note.message.clone());
+        self.publish_to(reference, note).await;
+    }
+
+    /// Publishes an Event on the object `reference` names.
+    pub async fn publish_to(&self, reference: &ObjectReference, note: Note<'_>) {
         if !self.leadership.is_leader() {
             return;
         }

@@ -1,29 +1,60 @@
-//! Reads from the API server itself, for decisions a cache may not make (§4a I1, I4): a delete is
-//! re-checked against the live object right before it is sent, and an object about to be
-//! created is looked for live, so one that appeared a moment ago is never taken over.
+//! Reads from the API server itself, for decisions a cache may not make (§4a I1, I4, I7): a delete
+//! is re-checked against the live object right before it is sent, an object about to be created
+//! is looked for live, so one that appeared a moment ago is never taken over, a namespace is
+//! deleted only when a live list finds no cluster in it, and a kind whose CRD is going is never
+//! mistaken for a user's deletion of each object.
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use kube::api::Api;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::runtime::Context;
+use crate::runtime::decode::decode_object;
 use crate::runtime::write::WriteError;
 
 impl Context {
-    /// The object `name` as the API server has it now, or `None`.
+    /// The object `name` as the API server has it now, or `None`. Read as plain JSON and
+    /// decoded here, so an object that does not fit drover's types is an error naming the
+    /// field, never a log line carrying the whole object.
     pub async fn get_live<K>(&self, api: &Api<K>, name: &str) -> Result<Option<K>, WriteError>
     where
         K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
     {
-        api.get_opt(name).await.map_err(|source| WriteError::Api {
-            verb: "get",
-            kind: K::kind(&()).to_string(),
-            name: name.to_string(),
-            source: Box::new(source),
-        })
+        let resource = ApiResource::erase::<K>(&());
+        let client = api.clone().into_client();
+        let dynamic: Api<DynamicObject> = match api.namespace() {
+            Some(ns) => Api::namespaced_with(client, ns, &resource),
+            None => Api::all_with(client, &resource),
+        };
+        let shown = || match api.namespace() {
+            Some(ns) => format!("{ns}/{name}"),
+            None => name.to_string(),
+        };
+        let Some(obj) = dynamic
+            .get_opt(name)
+            .await
+            .map_err(|source| WriteError::Api {
+                verb: "get",
+                kind: K::kind(&()).to_string(),
+                name: shown(),
+                source: Box::new(source),
+            })?
+        else {
+            return Ok(None);
+        };
+        decode_object::<K>(obj)
+            .map(Some)
+            .map_err(|(_, error)| WriteError::Undecodable {
+                kind: K::kind(&()).to_string(),
+                name: shown(),
+                error,
+            })
     }
 
     /// `cached`, or when the cache holds none, the object `name` as the API server has it now:

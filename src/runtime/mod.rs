@@ -2,14 +2,18 @@
 
 pub mod client;
 pub mod context;
+pub mod decode;
 pub mod events;
 pub mod leadership;
 pub mod lease;
 pub mod live;
 pub mod metrics;
+pub mod queue;
 pub mod server;
 pub mod stores;
+pub mod undecodable;
 pub mod visible;
+pub mod watch_health;
 pub mod write;
 
 pub use context::Context;

@@ -36,6 +36,13 @@ pub enum WriteError {
     /// and the read that followed); the next pass starts over.
     #[error("{kind} {name} changed while drover wrote it")]
     Raced { kind: String, name: String },
+    /// Read live, the object does not fit drover's types.
+    #[error("cannot read {kind} {name}: {error}")]
+    Undecodable {
+        kind: String,
+        name: String,
+        error: crate::runtime::decode::DecodeError,
+    },
     #[error("failed to serialize {kind} {name}: {source}")]
     Serialize {
         kind: String,
@@ -68,6 +75,7 @@ impl WriteError {
                 _ => "transport",
             },
             Self::Raced { .. } => "conflict",
+            Self::Undecodable { .. } => "undecodable",
             Self::Serialize { .. } => "serialize",
         }
     }
@@ -516,6 +524,40 @@ impl Context {
             .map_err(|e| api_error::<K>(verb, name, e))?;
         self.wrote(&written);
         Ok(true)
+    }
+
+    /// Server-side applies `patch` to the status of the `K` called `name`, as field manager
+    /// `manager`, reading the answer as plain JSON: for objects drover cannot decode, where an
+    /// apply under drover's own field manager would drop every status field it wrote before.
+    pub async fn apply_status_as<K>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        manager: &str,
+        patch: &Value,
+    ) -> Result<(), WriteError>
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let shown = match namespace {
+            Some(ns) => format!("{ns}/{name}"),
+            None => name.to_string(),
+        };
+        self.ensure_leader::<K>("apply_status", &shown)?;
+        let resource = kube::discovery::ApiResource::erase::<K>(&());
+        let api: Api<kube::api::DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
+            None => Api::all_with(self.client.clone(), &resource),
+        };
+        self.metrics.write_of::<K>("apply_status");
+        api.patch_status(
+            name,
+            &PatchParams::apply(manager).force(),
+            &Patch::Apply(patch),
+        )
+        .await
+        .map_err(|e| api_error::<K>("apply_status", shown, e))?;
+        Ok(())
     }
 
     /// Notes the version a write produced, so the reconcile ends once the cache has it.

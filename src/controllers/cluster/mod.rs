@@ -172,6 +172,8 @@ async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, 
     }
     ctx.add_finalizer(&provs, prov.as_ref(), finalizers::PROV_CLUSTER)
         .await?;
+    // Before drover's own status write below, which then sets `Stalled` afresh.
+    ctx.clear_undecodable_condition(&prov).await?;
     let Some((mgmt_name, source)) = chosen_mgmt_name(&prov) else {
         return Ok(Action::await_change());
     };
