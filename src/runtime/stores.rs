@@ -3,12 +3,13 @@
 //! streams do not pass deletions on, and drover must react to a deleted fleet cluster or
 //! namespace by re-creating it.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
 use kube::Resource;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::sync::watch;
@@ -16,7 +17,10 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::warn;
 
 use crate::consts::FIELD_MANAGER;
+use crate::runtime::metrics::Metrics;
+use crate::runtime::server::resource_name;
 use crate::runtime::visible::parse;
+use crate::runtime::watch_health::WatchHealth;
 
 /// Drops everything from `metadata.managedFields` except drover's own entries, which the write
 /// layer needs to tell when a field it owns is no longer wanted. The rest is memory spent on
@@ -89,16 +93,27 @@ where
     }
 
     /// Spawns the task that drives the watch. Call once, after the subscriptions.
-    pub fn run<S>(&mut self, events: S) -> tokio::task::JoinHandle<()>
+    ///
+    /// A re-list (after the watch expired, 410 Gone, or failed) passes on what changed while the
+    /// watch was not following: objects that are new or have a new version, and the objects the
+    /// cache held that the list no longer has, as deletions. Nothing that happened in the gap
+    /// waits for an unrelated event to be reconciled.
+    pub fn run<S>(
+        &mut self,
+        events: S,
+        metrics: Arc<Metrics>,
+        health: WatchHealth,
+    ) -> tokio::task::JoinHandle<()>
     where
         S: Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
     {
         let subscribers = self.subscribers.clone();
         let seen = self.seen.clone();
+        let store = self.store.clone();
         let Some(writer) = self.writer.take() else {
             return tokio::spawn(async {});
         };
-        let kind = K::kind(&()).to_string();
+        let resource = resource_name::<K>();
         tokio::spawn(async move {
             let mut stream = std::pin::pin!(reflector::reflector(writer, events));
             // The newest version of a (re-)list, which the store shows only once it is complete.
@@ -107,45 +122,72 @@ where
             // reconcile everything in the store: the first list's objects are not passed on, or
             // every subscriber would queue a copy of the whole cache before it starts.
             let mut first_list = true;
+            // During a re-list: what the cache held before it, by key, with its version. What
+            // the list does not bring again was deleted meanwhile.
+            let mut before: HashMap<ObjectRef<K>, Arc<K>> = HashMap::new();
             while let Some(event) = stream.next().await {
-                match event {
-                    Ok(event) => {
-                        // The reflector has stored the event by now: writes up to this version
-                        // are visible in the cache.
-                        let version = |o: &K| parse(o.meta().resource_version.as_deref());
-                        let visible = match &event {
-                            watcher::Event::Apply(o) | watcher::Event::Delete(o) => version(o),
-                            watcher::Event::InitApply(o) => {
-                                listed = listed.max(version(o).unwrap_or(0));
-                                None
-                            }
-                            watcher::Event::InitDone => Some(std::mem::take(&mut listed)),
-                            watcher::Event::Init => None,
-                        };
-                        if let Some(visible) = visible {
-                            seen.send_if_modified(|v| {
-                                let newer = visible > *v;
-                                *v = (*v).max(visible);
-                                newer
-                            });
-                        }
-                        let touched: Vec<&K> = match &event {
-                            watcher::Event::Apply(o) | watcher::Event::Delete(o) => vec![o],
-                            watcher::Event::InitApply(o) if !first_list => vec![o],
-                            watcher::Event::InitDone => {
-                                first_list = false;
-                                vec![]
-                            }
-                            watcher::Event::InitApply(_) | watcher::Event::Init => vec![],
-                        };
-                        if touched.is_empty() {
-                            continue;
-                        }
-                        if let Ok(mut subs) = subscribers.lock() {
-                            subs.retain(|tx| touched.iter().all(|o| tx.send((*o).clone()).is_ok()));
-                        }
+                let event = match event {
+                    Ok(event) => event,
+                    Err(error) => {
+                        metrics.watch_error(&resource);
+                        health.failed(&resource);
+                        warn!(%error, resource, "watch failed; retrying with backoff");
+                        continue;
                     }
-                    Err(error) => warn!(%error, kind, "watch failed; retrying with backoff"),
+                };
+                health.delivered(&resource);
+                // The reflector has stored the event by now (a list's objects only at its end):
+                // writes up to this version are visible in the cache.
+                let version = |o: &K| parse(o.meta().resource_version.as_deref());
+                let visible = match &event {
+                    watcher::Event::Apply(o) | watcher::Event::Delete(o) => version(o),
+                    watcher::Event::InitApply(o) => {
+                        listed = listed.max(version(o).unwrap_or(0));
+                        None
+                    }
+                    watcher::Event::InitDone => Some(std::mem::take(&mut listed)),
+                    watcher::Event::Init => None,
+                };
+                if let Some(visible) = visible {
+                    seen.send_if_modified(|v| {
+                        let newer = visible > *v;
+                        *v = (*v).max(visible);
+                        newer
+                    });
+                }
+                let touched: Vec<K> = match event {
+                    watcher::Event::Apply(o) | watcher::Event::Delete(o) => vec![o],
+                    watcher::Event::Init if !first_list => {
+                        metrics.relisted(&resource);
+                        before = store
+                            .state()
+                            .into_iter()
+                            .map(|o| (ObjectRef::from_obj(o.as_ref()), o))
+                            .collect();
+                        vec![]
+                    }
+                    watcher::Event::InitApply(o) if !first_list => {
+                        let unchanged =
+                            before.remove(&ObjectRef::from_obj(&o)).is_some_and(|old| {
+                                old.meta().resource_version == o.meta().resource_version
+                            });
+                        if unchanged { vec![] } else { vec![o] }
+                    }
+                    watcher::Event::InitDone if !first_list => std::mem::take(&mut before)
+                        .into_values()
+                        .map(|o| o.as_ref().clone())
+                        .collect(),
+                    watcher::Event::InitDone => {
+                        first_list = false;
+                        vec![]
+                    }
+                    watcher::Event::InitApply(_) | watcher::Event::Init => vec![],
+                };
+                if touched.is_empty() {
+                    continue;
+                }
+                if let Ok(mut subs) = subscribers.lock() {
+                    subs.retain(|tx| touched.iter().all(|o| tx.send(o.clone()).is_ok()));
                 }
             }
         })
