@@ -88,6 +88,10 @@ pub struct Config {
     /// Identity in the Lease; the pod name in a chart install.
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+
+    /// Seconds a watch may keep failing before `/readyz` answers 503.
+    #[arg(long, env = "DROVER_WATCH_FAILURE_TIMEOUT", default_value_t = 60)]
+    pub watch_failure_timeout: u64,
 }
 
 impl Default for Config {
@@ -105,6 +109,7 @@ impl Default for Config {
             lease_namespace: "cattle-fleet-system".into(),
             lease_name: "drover".into(),
             identity: None,
+            watch_failure_timeout: 60,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use kube::Client;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::runtime::Context;
@@ -25,11 +25,15 @@ use crate::runtime::leadership::Leadership;
 use crate::runtime::lease::{self, Election, LeaseSettings};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::server::{self, Health};
+use crate::runtime::undecodable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("watch caches did not become ready: the watch task ended")]
     CachesNotReady,
+    /// A controller or watch stopped on its own: the process ends rather than run on without it.
+    #[error("the {task} task {}; stopping", if *.panicked { "panicked" } else { "ended" })]
+    TaskEnded { task: String, panicked: bool },
     #[error(transparent)]
     Server(#[from] crate::runtime::server::ServerError),
 }
@@ -37,23 +41,39 @@ pub enum RunError {
 /// A running set of controllers.
 pub struct Running {
     pub context: Arc<Context>,
-    controllers: Vec<tokio::task::JoinHandle<()>>,
+    controllers: Vec<(String, tokio::task::JoinHandle<()>)>,
     /// Watches never end on their own: they are stopped once the controllers are done.
-    watches: Vec<tokio::task::JoinHandle<()>>,
+    watches: Vec<(String, tokio::task::JoinHandle<()>)>,
 }
 
 impl Running {
     /// Stops every controller and watch at once (in-flight reconciles are dropped).
     pub fn abort(&self) {
-        for task in self.controllers.iter().chain(&self.watches) {
+        for (_, task) in self.controllers.iter().chain(&self.watches) {
             task.abort();
+        }
+    }
+
+    /// Resolves when a controller or watch task ends before a shutdown asked it to (a panic,
+    /// most likely): one controller silently gone would leave its objects unreconciled while
+    /// the process still looks healthy.
+    pub async fn failed(&mut self) -> RunError {
+        let tasks = self
+            .controllers
+            .iter_mut()
+            .chain(self.watches.iter_mut())
+            .map(|(name, task)| Box::pin(async move { (name.clone(), task.await) }));
+        let ((task, result), _, _) = futures::future::select_all(tasks).await;
+        RunError::TaskEnded {
+            task,
+            panicked: result.is_err_and(|e| e.is_panic()),
         }
     }
 
     /// Waits until every controller has finished (after a graceful shutdown), then stops the
     /// watches.
     pub async fn join(mut self) {
-        for task in std::mem::take(&mut self.controllers) {
+        for (_, task) in std::mem::take(&mut self.controllers) {
             let _ = task.await;
         }
         self.abort();
@@ -152,7 +172,10 @@ pub async fn run(client: Client, mut config: Config) -> Result<(), RunError> {
         .get_or_insert_with(lease::default_identity)
         .clone();
     let metrics = Arc::new(Metrics::default());
-    let health = Health::new(metrics.clone());
+    let health = Health::new(
+        metrics.clone(),
+        Duration::from_secs(config.watch_failure_timeout),
+    );
     let _server = AbortOnDrop(server::spawn(listener, health.clone()));
     let leadership = if config.leader_election {
         Leadership::standby()
@@ -173,7 +196,7 @@ pub async fn run(client: Client, mut config: Config) -> Result<(), RunError> {
         metrics.clone(),
         shutdown.clone(),
     );
-    let running = tokio::select! {
+    let mut running = tokio::select! {
         running = started => running?,
         () = shutdown.clone() => return Ok(()),
     };
@@ -181,7 +204,20 @@ pub async fn run(client: Client, mut config: Config) -> Result<(), RunError> {
     // Compete for the Lease only with warm caches: a replica that holds it must be able to act.
     let election = election_settings
         .map(|settings| Election::spawn(client, settings, leadership.clone(), metrics));
-    shutdown.await;
+    let failed = tokio::select! {
+        () = shutdown => None,
+        failed = running.failed() => Some(failed),
+    };
+    if let Some(failed) = failed {
+        error!(%failed, "a controller stopped; exiting so that the process is restarted");
+        // Nothing may be written any more; a standby takes over at once.
+        leadership.set(false);
+        running.abort();
+        if let Some(election) = election {
+            election.release().await;
+        }
+        return Err(failed);
+    }
     info!("shutting down: finishing in-flight reconciles");
     if tokio::time::timeout(DRAIN_TIMEOUT, running.join())
         .await

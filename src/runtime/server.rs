@@ -1,11 +1,13 @@
 //! The HTTP endpoint for kubelet probes and Prometheus: `/healthz`, `/readyz`, `/metrics`.
 //!
-//! Readiness means "every watch cache has finished its first list". Leadership plays no part: a
-//! standby with warm caches is ready to take over, and marking it unready would only take it out
-//! of the metrics Service.
+//! Readiness means "every watch cache has finished its first list, and no watch has been failing
+//! for longer than `--watch-failure-timeout`": a replica whose caches stopped following the API
+//! server says so. Leadership plays no part: a standby with warm caches is ready to take over,
+//! and marking it unready would only take it out of the metrics Service.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -35,14 +37,17 @@ pub enum ServerError {
 /// What the endpoint reports on.
 pub struct Health {
     metrics: Arc<Metrics>,
+    /// How long a watch may fail before readiness turns 503.
+    watch_failure_timeout: Duration,
     /// Set once the caches are ready; also the source of the `cached_objects` gauge.
     stores: OnceLock<Stores>,
 }
 
 impl Health {
-    pub fn new(metrics: Arc<Metrics>) -> Arc<Self> {
+    pub fn new(metrics: Arc<Metrics>, watch_failure_timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
             metrics,
+            watch_failure_timeout,
             stores: OnceLock::new(),
         })
     }
@@ -53,7 +58,26 @@ impl Health {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.stores.get().is_some()
+        self.readiness().is_ok()
+    }
+
+    /// Ready, or why not.
+    pub fn readiness(&self) -> Result<(), String> {
+        let Some(stores) = self.stores.get() else {
+            return Err("watch caches are still listing".into());
+        };
+        let failing = stores
+            .watch_health
+            .failing_longer_than(self.watch_failure_timeout);
+        if failing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "watches failing for more than {}s: {}",
+                self.watch_failure_timeout.as_secs(),
+                failing.join(", ")
+            ))
+        }
     }
 
     /// The metrics text, with the cache sizes taken now.
@@ -90,14 +114,10 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, &'static str) {
-    if health.is_ready() {
-        (StatusCode::OK, "ok\n")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "watch caches are still listing\n",
-        )
+async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, String) {
+    match health.readiness() {
+        Ok(()) => (StatusCode::OK, "ok\n".into()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
     }
 }
 
@@ -122,6 +142,7 @@ fn record_cache_sizes(stores: &Stores, metrics: &Metrics) {
     record(metrics, &stores.role_bindings);
     record(metrics, &stores.cluster_roles);
     record(metrics, &stores.cluster_role_bindings);
+    record(metrics, &stores.crds);
 }
 
 /// `<plural>.<group>` (`clusters.fleet.cattle.io`): three of the kinds are called `Cluster`.
@@ -168,8 +189,8 @@ mod tests {
     }
 
     #[test]
-    fn readiness_waits_for_the_caches() {
-        let health = Health::new(Arc::new(Metrics::default()));
+    fn readiness_waits_for_the_caches_and_ends_while_a_watch_keeps_failing() {
+        let health = Health::new(Arc::new(Metrics::default()), Duration::ZERO);
         assert!(!health.is_ready());
         assert!(health.metrics_text().contains("drover_leader 0"));
         let hubs = crate::controllers::Hubs::new(&crate::config::Config::default());
@@ -180,5 +201,13 @@ mod tests {
             text.contains(r#"drover_cached_objects{kind="clusters.provisioning.cattle.io"} 0"#),
             "{text}"
         );
+        hubs.watch_health.failed("clusters.management.cattle.io");
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(
+            health.readiness(),
+            Err("watches failing for more than 0s: clusters.management.cattle.io".into())
+        );
+        hubs.watch_health.delivered("clusters.management.cattle.io");
+        assert!(health.is_ready());
     }
 }
