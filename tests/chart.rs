@@ -72,6 +72,7 @@ fn every_admission_policy_fails_closed_and_is_bound_to_deny() {
             "drover-protected-namespaces",
             "drover-workspace-names",
             "drover-workspace-creators",
+            "drover-rancher-crds",
         ]
     );
     for policy in docs

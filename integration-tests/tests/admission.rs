@@ -777,3 +777,47 @@ async fn a_workspaces_creator_is_the_user_who_creates_it_and_never_changes() -> 
         .context("removing the creator")?;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_crds_of_rancher_kinds_are_deleted_only_with_an_explicit_opt_in() -> Result<()> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let env = env().await?;
+    let crds = &Api::<CustomResourceDefinition>::all(env.client()?);
+    for name in [
+        "clusters.provisioning.cattle.io",
+        "clusters.management.cattle.io",
+        "fleetworkspaces.management.cattle.io",
+    ] {
+        let message = refused_by("drover-rancher-crds", || async move {
+            crds.delete(name, &dry_run_delete()).await
+        })
+        .await?;
+        ensure!(
+            message.contains(name) && message.contains("drover.cattle.io/allow-deletion"),
+            "{message}"
+        );
+    }
+    // Fleet's CRDs are not drover's to guard.
+    allowed("deleting Fleet's GitRepo CRD (dry run)", || async move {
+        crds.delete("gitrepos.fleet.cattle.io", &dry_run_delete())
+            .await
+    })
+    .await?;
+    // With the opt-in the deletion goes through (a dry run here: the CRD serves other tests).
+    let annotate = |value: Option<&str>| {
+        Patch::Merge(json!({
+            "metadata": {"annotations": {"drover.cattle.io/allow-deletion": value}}
+        }))
+    };
+    let name = "fleetworkspaces.management.cattle.io";
+    crds.patch(name, &PatchParams::default(), &annotate(Some("true")))
+        .await?;
+    let outcome = allowed("deleting an annotated CRD (dry run)", || async move {
+        crds.delete(name, &dry_run_delete()).await
+    })
+    .await;
+    crds.patch(name, &PatchParams::default(), &annotate(None))
+        .await?;
+    outcome?;
+    Ok(())
+}

@@ -135,8 +135,27 @@ async fn the_chart_renders_its_options() -> Result<()> {
                 && d["spec"]["group"] == "fleet.cattle.io"),
         "the chart ships no CRD of Fleet's"
     );
-    ensure!(kinds("ValidatingAdmissionPolicy") == 8);
-    ensure!(kinds("ValidatingAdmissionPolicyBinding") == 8);
+    // The rules of spec section 6, the ServiceAccount guard and the guard on Rancher's CRDs.
+    ensure!(kinds("ValidatingAdmissionPolicy") == 9);
+    ensure!(kinds("ValidatingAdmissionPolicyBinding") == 9);
+    ensure!(
+        docs.iter().any(|d| d["kind"] == "ValidatingAdmissionPolicy"
+            && d["metadata"]["name"] == "drover-rancher-crds"),
+        "the chart guards Rancher's CRDs against deletion"
+    );
+    // drover reads CRDs (whether one is being deleted, §I7) and never writes them.
+    let crd_rules: Vec<&serde_json::Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole")
+        .flat_map(|d| d["rules"].as_array().into_iter().flatten())
+        .filter(|r| r["resources"] == serde_json::json!(["customresourcedefinitions"]))
+        .collect();
+    ensure!(
+        crd_rules.len() == 1
+            && crd_rules[0]["apiGroups"] == serde_json::json!(["apiextensions.k8s.io"])
+            && crd_rules[0]["verbs"] == serde_json::json!(["get", "list", "watch"]),
+        "CRD rules: {crd_rules:?}"
+    );
     ensure!(kinds("ServiceMonitor") == 0);
     let crd = docs
         .iter()

@@ -119,3 +119,64 @@ impl Context {
         }
     }
 }
+
+impl Context {
+    /// The names of at most `limit` `K`s in `namespace`, listed live and metadata-only (an
+    /// object drover cannot decode is still listed): for a decision the cache may not make.
+    pub async fn live_names<K>(
+        &self,
+        namespace: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, WriteError>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + DeserializeOwned
+            + Clone
+            + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let list = api
+            .list_metadata(&kube::api::ListParams::default().limit(limit))
+            .await
+            .map_err(|source| WriteError::Api {
+                verb: "list",
+                kind: K::kind(&()).to_string(),
+                name: format!("{namespace}/*"),
+                source: Box::new(source),
+            })?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|item| item.metadata.name)
+            .collect())
+    }
+
+    /// Whether the CustomResourceDefinition of `K` is being deleted, or is gone: then the API
+    /// server is deleting every `K`, and none of those deletions is a request to delete a
+    /// counterpart (§I7). The cache answers when it already knows; otherwise the API server
+    /// does, because the objects' deletions can arrive before the CRD's own event.
+    pub async fn kind_is_being_removed<K>(&self) -> Result<bool, WriteError>
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let name = crate::runtime::server::resource_name::<K>();
+        let cached = self.stores.crds.get(&ObjectRef::new(&name));
+        if cached
+            .as_ref()
+            .is_some_and(|crd| crd.metadata.deletion_timestamp.is_some())
+        {
+            return Ok(true);
+        }
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let live = api
+            .get_metadata_opt(&name)
+            .await
+            .map_err(|source| WriteError::Api {
+                verb: "get",
+                kind: "CustomResourceDefinition".into(),
+                name: name.clone(),
+                source: Box::new(source),
+            })?;
+        Ok(live.is_none_or(|crd| crd.metadata.deletion_timestamp.is_some()))
+    }
+}

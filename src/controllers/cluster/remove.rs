@@ -30,6 +30,14 @@ fn recent_namespaces(prov: &ProvCluster) -> Vec<String> {
 
 pub async fn remove(prov: &ProvCluster, ctx: &Context) -> Result<(), Error> {
     let namespace = prov.namespace().unwrap_or_default();
+    let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &namespace);
+    if ctx.kind_is_being_removed::<ProvCluster>().await? {
+        // §I7: the CRD is going and takes every prov cluster with it; their mgmt and Fleet
+        // clusters stay.
+        ctx.remove_finalizer(&provs, prov, finalizers::PROV_CLUSTER)
+            .await?;
+        return Ok(());
+    }
     let default_workspace = ctx.config.default_workspace.as_str();
     // Read from the API server, not the cache: a mgmt cluster created a moment ago must not be
     // left behind, and a delete rests on the object as it is now.
@@ -79,7 +87,6 @@ pub async fn remove(prov: &ProvCluster, ctx: &Context) -> Result<(), Error> {
         })
         .await?;
     }
-    let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &namespace);
     ctx.remove_finalizer(&provs, prov, finalizers::PROV_CLUSTER)
         .await?;
     Ok(())

@@ -205,6 +205,13 @@ async fn remove_stale_copy(
 /// §C7: removing a mgmt cluster removes the prov clusters that belong to it (re-checked live),
 /// then the finalizer.
 async fn remove(mgmt: &MgmtCluster, ctx: &Context) -> Result<(), Error> {
+    let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
+    if ctx.kind_is_being_removed::<MgmtCluster>().await? {
+        // §I7: the CRD is going and takes every mgmt cluster with it; their prov clusters stay.
+        ctx.remove_finalizer(&mgmts, mgmt, finalizers::MGMT_CLUSTER)
+            .await?;
+        return Ok(());
+    }
     let belonging = ctx
         .stores
         .prov
@@ -231,7 +238,6 @@ async fn remove(mgmt: &MgmtCluster, ctx: &Context) -> Result<(), Error> {
             .await;
         }
     }
-    let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
     ctx.remove_finalizer(&mgmts, mgmt, finalizers::MGMT_CLUSTER)
         .await?;
     Ok(())

@@ -27,6 +27,15 @@ pub async fn reconcile(
         return Ok(Action::await_change());
     }
     let name = ws.name_any();
+    let api = Api::<FleetWorkspace>::all(ctx.client.clone());
+    if ctx.kind_is_being_removed::<FleetWorkspace>().await? {
+        // §I7: the CRD is going and takes every workspace with it; that is no request to delete
+        // their namespaces (and every cluster in them) or their creators' RBAC.
+        ctx.remove_finalizer(&api, ws, finalizers::WORKSPACE)
+            .await?;
+        reporter.forget(ws);
+        return Ok(Action::await_change());
+    }
     let namespace = ctx.stores.namespaces.get(&ObjectRef::new(&name));
     let occupants = occupants(ctx, &name);
     let plan = plan_deletion(
@@ -57,7 +66,6 @@ pub async fn reconcile(
         DeletionPlan::Release => {}
     }
     rbac::remove(ws, ctx).await?;
-    let api = Api::<FleetWorkspace>::all(ctx.client.clone());
     ctx.remove_finalizer(&api, ws, finalizers::WORKSPACE)
         .await?;
     reporter.forget(ws);
