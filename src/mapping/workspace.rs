@@ -196,6 +196,15 @@ impl Occupants {
         self.prov.is_empty() && self.fleet.is_empty()
     }
 
+    /// Adds the names in `more` that are not here yet, keeping each list sorted.
+    pub fn merge(&mut self, more: Occupants) {
+        for (names, more) in [(&mut self.prov, more.prov), (&mut self.fleet, more.fleet)] {
+            names.extend(more);
+            names.sort();
+            names.dedup();
+        }
+    }
+
     /// "2 prov clusters (a, b) and 1 fleet cluster (c)", at most a few names each.
     pub fn describe(&self) -> String {
         const SHOWN: usize = 5;

@@ -2,6 +2,8 @@
 //! default only once it holds no prov or fleet cluster (deleting it would deprovision every
 //! downstream cluster in it). Until then the workspace keeps drover's finalizer and says why.
 
+use std::time::Duration;
+
 use k8s_openapi::api::core::v1::Namespace;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -9,7 +11,8 @@ use kube::{Api, ResourceExt};
 
 use super::rbac;
 use super::report::Reporter;
-use crate::api::FleetWorkspace;
+use crate::api::{FleetCluster, FleetWorkspace, ProvCluster};
+use crate::config::WorkspaceDeletion;
 use crate::consts::finalizers;
 use crate::controllers::Error;
 use crate::mapping::workspace::{
@@ -53,6 +56,21 @@ pub async fn reconcile(
             return Ok(Action::await_change());
         }
         DeletionPlan::DeleteNamespace => {
+            if ctx.config.workspace_deletion == WorkspaceDeletion::Protect {
+                // The cache said the namespace is empty; only a live read may decide (§I4): a
+                // cache that lags, stalled, or skipped an object it cannot decode must never turn
+                // into deleting the clusters in it.
+                let live = live_occupants(ctx, &name).await?;
+                if !live.is_empty() {
+                    let mut all = occupants.clone();
+                    all.merge(live);
+                    reporter
+                        .report(ctx, ws, Some(&Situation::DeletionWaits(all)), None)
+                        .await?;
+                    // The cache may never tell when these go: look again.
+                    return Ok(Action::requeue(LIVE_RECHECK));
+                }
+            }
             if namespace.is_some() {
                 // Read again and checked again right before the delete (§4a I4): marks the
                 // cache has not seen yet may say the namespace is no longer this workspace's.
@@ -87,6 +105,18 @@ fn deleted_note(name: &str, occupants: &Occupants) -> Note<'static> {
         action: "Delete",
         message,
     }
+}
+
+/// How often a deletion that a live read found clusters for, but the cache did not, looks again.
+const LIVE_RECHECK: Duration = Duration::from_secs(10);
+
+/// A prov and a fleet cluster in the namespace, if there is any, read live (one of each is
+/// enough to wait).
+async fn live_occupants(ctx: &Context, namespace: &str) -> Result<Occupants, Error> {
+    Ok(Occupants {
+        prov: ctx.live_names::<ProvCluster>(namespace, 1).await?,
+        fleet: ctx.live_names::<FleetCluster>(namespace, 1).await?,
+    })
 }
 
 /// The prov and fleet clusters in a namespace, by name, sorted.
