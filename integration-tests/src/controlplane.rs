@@ -41,6 +41,8 @@ const OWNER_FILE: &str = "owner.pid";
 pub struct TestEnv {
     config: Config,
     server_url: String,
+    /// etcd's client URL, `http://127.0.0.1:<port>`.
+    etcd_url: String,
     dir: PathBuf,
     kubeconfig: PathBuf,
     startup: Duration,
@@ -122,6 +124,7 @@ impl TestEnv {
                 Ok(TestEnv {
                     config: launched.config,
                     server_url: launched.server_url,
+                    etcd_url: launched.etcd_url,
                     dir: path,
                     kubeconfig: launched.kubeconfig,
                     startup,
@@ -196,6 +199,69 @@ impl TestEnv {
             }
         }
         Ok(())
+    }
+
+    /// etcd's client URL.
+    pub fn etcd_url(&self) -> &str {
+        &self.etcd_url
+    }
+
+    /// Compacts etcd's history up to its current revision, as the API server's periodic
+    /// compaction does, through etcd's v3 JSON gateway. A watch that resumes from a revision
+    /// before it is answered 410 Gone and must list again. Returns the compacted revision.
+    pub fn compact_etcd(&self) -> Result<i64> {
+        // Any range answers with the store's current revision in its header.
+        let range = etcd_post(
+            &self.etcd_url,
+            "/v3/kv/range",
+            &serde_json::json!({"key": "AA==", "limit": 1, "keys_only": true}),
+        )?;
+        let revision: i64 = range["header"]["revision"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .or_else(|| range["header"]["revision"].as_i64())
+            .ok_or_else(|| anyhow!("etcd's range answer has no revision: {range}"))?;
+        etcd_post(
+            &self.etcd_url,
+            "/v3/kv/compaction",
+            &serde_json::json!({"revision": revision.to_string(), "physical": true}),
+        )?;
+        Ok(revision)
+    }
+
+    /// Stops kube-apiserver and starts it again on the same port, as an upgrade or a failover
+    /// does; returns once it answers `/readyz`. Its watch cache starts afresh: a watch that
+    /// resumes from an older resourceVersion is answered 410 Gone.
+    pub async fn restart_apiserver(&self) -> Result<()> {
+        {
+            let mut guard = process::lock(&self.running);
+            let running = guard
+                .as_mut()
+                .ok_or_else(|| anyhow!("the control plane was stopped"))?;
+            let apiserver = running
+                .components
+                .iter_mut()
+                .find(|c| c.name() == "kube-apiserver")
+                .ok_or_else(|| anyhow!("no kube-apiserver"))?;
+            apiserver.restart()?;
+        }
+        let client = self.client()?;
+        wait_until(
+            &self.running,
+            "kube-apiserver to be ready again (/readyz)",
+            READY_TIMEOUT,
+            || {
+                let client = client.clone();
+                async move {
+                    let request = http::Request::get("/readyz").body(Vec::new())?;
+                    Ok(client
+                        .request_text(request)
+                        .await
+                        .is_ok_and(|body| body.trim() == "ok"))
+                }
+            },
+        )
+        .await
     }
 
     /// Starts a process beside this control plane, see [`Processes::start`].
@@ -351,6 +417,38 @@ pub async fn token_for_service_account(
         .ok_or_else(|| anyhow!("the TokenRequest for {namespace}/{name} has no token"))
 }
 
+/// POSTs `body` to etcd's JSON gateway at `path` and returns the JSON answer.
+fn etcd_post(etcd_url: &str, path: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
+    use std::io::{Read, Write};
+    let authority = etcd_url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("etcd URL {etcd_url} is not plain http"))?;
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = std::net::TcpStream::connect(authority)
+        .with_context(|| format!("connecting to etcd at {authority}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("etcd answered no HTTP response: {response:?}"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("etcd answered {path} with {head:?}: {body}");
+    }
+    // The gateway may answer chunked: the JSON object is between the first `{` and last `}`.
+    let json = match (body.find('{'), body.rfind('}')) {
+        (Some(start), Some(end)) => &body[start..=end],
+        _ => bail!("etcd answered {path} without JSON: {body:?}"),
+    };
+    serde_json::from_str(json).with_context(|| format!("parsing etcd's answer to {path}"))
+}
+
 /// See [`TestEnv::unique_name`].
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -504,6 +602,7 @@ struct Launched {
     /// The admin client configuration.
     config: Config,
     server_url: String,
+    etcd_url: String,
     kubeconfig: PathBuf,
     /// From `began` until kube-apiserver answered `/readyz`.
     apiserver_ready: Duration,
@@ -659,6 +758,7 @@ async fn launch(
     Ok(Launched {
         config,
         server_url,
+        etcd_url,
         kubeconfig,
         apiserver_ready,
     })

@@ -208,9 +208,39 @@ pub fn drover_binary() -> std::path::PathBuf {
     target.join("debug").join("drover")
 }
 
+/// The drover binary of this checkout, built now if it is missing or stale (cargo builds a
+/// package's binaries only for that package's own integration tests). `DROVER_TEST_BINARY`
+/// names another build to run instead (an older one, to see a test fail without a change).
+pub fn build_drover() -> Result<std::path::PathBuf> {
+    if let Some(binary) = std::env::var_os("DROVER_TEST_BINARY") {
+        return Ok(binary.into());
+    }
+    static BUILT: std::sync::OnceLock<std::result::Result<std::path::PathBuf, String>> =
+        std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .current_dir(crate::repo_root())
+                .args(["build", "--quiet", "-p", "drover", "--bin", "drover"])
+                .status()
+                .map_err(|e| format!("running cargo build: {e}"))?;
+            if !status.success() {
+                return Err(format!("cargo build of drover failed: {status}"));
+            }
+            Ok(drover_binary())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
 /// A drover child process; killed (SIGKILL) when dropped.
 pub struct DroverChild {
     child: std::process::Child,
+    /// The port of `/healthz`, `/readyz` and `/metrics`, when known.
+    port: Option<u16>,
+    /// Where its stderr goes, when not inherited.
+    log: Option<std::path::PathBuf>,
 }
 
 impl DroverChild {
@@ -233,6 +263,41 @@ impl DroverChild {
 
     pub fn id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT, ...).
+    pub fn signal(&self, signal: libc::c_int) -> Result<()> {
+        let pid = libc::pid_t::try_from(self.child.id()).context("pid")?;
+        // SAFETY: kill(2) on our own child, which is not reaped yet.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            bail!("signal {signal} to drover failed");
+        }
+        Ok(())
+    }
+
+    /// What drover wrote to stderr so far ([`spawn_drover_logged`]).
+    pub fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
+    /// GET `path` on drover's health and metrics endpoint: status code and body.
+    pub async fn get(&self, path: &str) -> Result<(u16, String)> {
+        let port = self
+            .port
+            .ok_or_else(|| anyhow!("this drover has no known endpoint port"))?;
+        http_get(port, path).await
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> Result<String> {
+        let (status, body) = self.get("/metrics").await?;
+        if status != 200 {
+            bail!("/metrics answered {status}");
+        }
+        Ok(body)
     }
 
     /// Waits for the process to exit, up to `timeout`.
@@ -275,5 +340,86 @@ pub fn spawn_drover(env: &TestEnv, args: &[&str]) -> Result<DroverChild> {
         .env("DROVER_LOG", "warn")
         .spawn()
         .with_context(|| format!("starting {}", drover_binary().display()))?;
-    Ok(DroverChild { child })
+    Ok(DroverChild {
+        child,
+        port: None,
+        log: None,
+    })
+}
+
+/// Starts `drover run` against `env` as a child process with its endpoint on a free loopback
+/// port (see [`DroverChild::get`]) and its log (text, `info`) in the control plane's directory;
+/// `args` are appended and `envs` added to its environment.
+pub fn spawn_drover_logged(
+    env: &TestEnv,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Result<DroverChild> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let binary = build_drover()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let log = env.dir().join(format!("drover-{n}.log"));
+    let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let child = std::process::Command::new(&binary)
+        .arg("--kubeconfig")
+        .arg(env.kubeconfig_path())
+        .args(["--log-format", "text", "run"])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--leader-election=false")
+        .args(args)
+        .env("DROVER_LOG", "info")
+        .env_remove("POD_NAME")
+        .env_remove("POD_NAMESPACE")
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    Ok(DroverChild {
+        child,
+        port: Some(port),
+        log: Some(log),
+    })
+}
+
+/// A minimal HTTP/1.1 GET on a loopback port: status code and body.
+pub async fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let response = tokio::task::spawn_blocking(move || -> Result<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    })
+    .await??;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("no status line in {response:?}"))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// The value of the sample `series` (name and labels exactly as printed) in an OpenMetrics text.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
 }

@@ -30,5 +30,6 @@ pub use controlplane::{
     installed_crd_files, repo_root, token_for_service_account, unique_name,
 };
 pub use drover::{
-    CONVERGE, Drover, DroverChild, drover_binary, eventually, spawn_drover, test_config,
+    CONVERGE, Drover, DroverChild, build_drover, drover_binary, eventually, http_get, metric,
+    spawn_drover, spawn_drover_logged, test_config,
 };

@@ -30,6 +30,10 @@ pub(crate) struct Component {
     name: &'static str,
     child: Child,
     log: PathBuf,
+    /// How it was started, to start it again ([`Component::restart`]).
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Component {
@@ -68,7 +72,29 @@ impl Component {
         let child = spawn_tied_to_process(cmd)
             .with_context(|| format!("starting {name} ({})", program.display()))?;
         tracing::debug!(component = name, pid = child.id(), "started");
-        Ok(Self { name, child, log })
+        Ok(Self {
+            name,
+            child,
+            log,
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+            env: env.to_vec(),
+        })
+    }
+
+    /// Stops the component and starts it again as it was started (same arguments, ports and
+    /// data directory; its log is appended to).
+    pub(crate) fn restart(&mut self) -> Result<()> {
+        self.stop();
+        let again = Self::spawn_with_env(
+            self.name,
+            &self.program,
+            &self.args,
+            &self.env,
+            self.log.clone(),
+        )?;
+        *self = again;
+        Ok(())
     }
 
     pub(crate) fn name(&self) -> &'static str {
