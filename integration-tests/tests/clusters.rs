@@ -873,3 +873,179 @@ async fn rancher_webhook_customization_fields_survive_the_prov_to_mgmt_copy() ->
     );
     Ok(())
 }
+
+/// Whether drover's own server-side apply (not a patch) owns `metadata.finalizers`.
+fn finalizers_applied_by_drover<K: kube::Resource>(obj: &K) -> bool {
+    obj.meta().managed_fields.iter().flatten().any(|m| {
+        m.manager.as_deref() == Some("drover")
+            && m.operation.as_deref() == Some("Apply")
+            && m.fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0.pointer("/f:metadata/f:finalizers").is_some())
+    })
+}
+
+/// Another controller adds its finalizer the way controllers do: appended, never replacing.
+async fn add_other_finalizer<K>(api: &Api<K>, name: &str) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "add", "path": "/metadata/finalizers/-", "value": "example.com/keep"}
+    ]))?;
+    api.patch(name, &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await?;
+    Ok(())
+}
+
+async fn release_other_finalizer<K>(api: &Api<K>, name: &str) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let Some(obj) = api.get_opt(name).await? else {
+        return Ok(());
+    };
+    let kept: Vec<String> = obj
+        .meta()
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| *f != "example.com/keep")
+        .cloned()
+        .collect();
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": kept}})),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn drovers_finalizers_ride_in_its_applies_and_other_controllers_finalizers_survive_them()
+-> Result<()> {
+    let (client, env) = shared().await?;
+    let mgmts = Api::<MgmtCluster>::all(client.clone());
+    let provs = Api::<ProvCluster>::namespaced(client.clone(), "fleet-default");
+
+    // The mgmt cluster drover creates for a prov cluster carries drover's finalizer from its
+    // first apply; another controller's finalizer survives drover's later applies.
+    let name = env.unique_name("rides");
+    create_prov(&client, &prov_cluster("fleet-default", &name)).await?;
+    let mgmt_name = recorded_mgmt_name(&client, "fleet-default", &name).await?;
+    let mgmt = get_mgmt(&client, &mgmt_name).await?.expect("mgmt");
+    ensure!(
+        mgmt.finalizers() == ["wrangler.cattle.io/mgmt-cluster-remove"],
+        "{:?}",
+        mgmt.finalizers()
+    );
+    ensure!(
+        finalizers_applied_by_drover(&mgmt),
+        "the finalizer came with the apply"
+    );
+    add_other_finalizer(&mgmts, &mgmt_name).await?;
+    provs
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"tier": "gold"}}})),
+        )
+        .await?;
+    let mgmt = eventually(
+        "the label re-applied to the mgmt cluster",
+        CONVERGE,
+        || async {
+            Ok(get_mgmt(&client, &mgmt_name)
+                .await?
+                .filter(|m| m.labels().get("tier").map(String::as_str) == Some("gold")))
+        },
+    )
+    .await?;
+    ensure!(
+        mgmt.finalizers() == ["wrangler.cattle.io/mgmt-cluster-remove", "example.com/keep"],
+        "both finalizers after drover's apply: {:?}",
+        mgmt.finalizers()
+    );
+
+    // The same for the prov cluster drover creates for a legacy mgmt cluster.
+    let legacy = connected_legacy_cluster(&client).await?;
+    let prov = get_prov(&client, "fleet-default", &legacy)
+        .await?
+        .expect("legacy prov");
+    ensure!(
+        prov.finalizers() == ["wrangler.cattle.io/provisioning-cluster-remove"],
+        "{:?}",
+        prov.finalizers()
+    );
+    ensure!(
+        finalizers_applied_by_drover(&prov),
+        "the finalizer came with the apply"
+    );
+    add_other_finalizer(&provs, &legacy).await?;
+    mgmts
+        .patch(
+            &legacy,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"tier": "gold"}}})),
+        )
+        .await?;
+    let prov = eventually(
+        "the label re-applied to the prov cluster",
+        CONVERGE,
+        || async {
+            Ok(get_prov(&client, "fleet-default", &legacy)
+                .await?
+                .filter(|p| p.labels().get("tier").map(String::as_str) == Some("gold")))
+        },
+    )
+    .await?;
+    ensure!(
+        prov.finalizers()
+            == [
+                "wrangler.cattle.io/provisioning-cluster-remove",
+                "example.com/keep"
+            ],
+        "both finalizers after drover's apply: {:?}",
+        prov.finalizers()
+    );
+
+    // Deleting: drover's removal runs and releases its finalizer, which no later apply brings
+    // back, while the other controller still holds the objects.
+    provs.delete(&name, &DeleteParams::default()).await?;
+    eventually("drover's mgmt finalizer released", CONVERGE, || async {
+        Ok(get_mgmt(&client, &mgmt_name).await?.filter(|m| {
+            m.metadata.deletion_timestamp.is_some() && m.finalizers() == ["example.com/keep"]
+        }))
+    })
+    .await?;
+    wait_gone("prov cluster", || get_prov(&client, "fleet-default", &name)).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let held = get_mgmt(&client, &mgmt_name)
+        .await?
+        .expect("held by the other");
+    ensure!(
+        held.finalizers() == ["example.com/keep"],
+        "drover's finalizer stays released: {:?}",
+        held.finalizers()
+    );
+    release_other_finalizer(&mgmts, &mgmt_name).await?;
+    wait_gone("mgmt cluster", || get_mgmt(&client, &mgmt_name)).await?;
+
+    mgmts.delete(&legacy, &DeleteParams::default()).await?;
+    eventually("drover's prov finalizer released", CONVERGE, || async {
+        Ok(get_prov(&client, "fleet-default", &legacy)
+            .await?
+            .filter(|p| {
+                p.metadata.deletion_timestamp.is_some() && p.finalizers() == ["example.com/keep"]
+            }))
+    })
+    .await?;
+    release_other_finalizer(&provs, &legacy).await?;
+    wait_gone("legacy prov cluster", || {
+        get_prov(&client, "fleet-default", &legacy)
+    })
+    .await?;
+    wait_gone("legacy mgmt cluster", || get_mgmt(&client, &legacy)).await?;
+    Ok(())
+}

@@ -8,8 +8,8 @@ use kube::Resource;
 use kube::api::ObjectMeta;
 
 use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster, ProvClusterSpec, RkeEnvVar};
-use crate::consts::{LOCAL_WORKSPACE, annotations};
-use crate::mapping::meta::{OwnerMarks, export_cleaned, is_truthy};
+use crate::consts::{LOCAL_WORKSPACE, annotations, finalizers};
+use crate::mapping::meta::{OwnerMarks, applied_finalizers, export_cleaned, is_truthy};
 use crate::mapping::names::{generated_mgmt_name, is_dns_label, is_legacy_name};
 
 /// Where a prov cluster's mgmt name comes from (§2).
@@ -289,6 +289,7 @@ pub fn desired_mgmt_cluster(
             name: Some(name.to_string()),
             labels: prov.meta().labels.clone().filter(|l| !l.is_empty()),
             annotations: Some(annotations_out),
+            finalizers: applied_finalizers(existing.map(|m| m.meta()), finalizers::MGMT_CLUSTER),
             ..ObjectMeta::default()
         },
         spec,
@@ -320,6 +321,7 @@ pub fn desired_legacy_prov_cluster(
             namespace: Some(workspace.to_string()),
             labels: (!labels.is_empty()).then_some(labels),
             annotations: Some(annotations_out),
+            finalizers: applied_finalizers(existing.map(|p| p.meta()), finalizers::PROV_CLUSTER),
             ..ObjectMeta::default()
         },
         spec: ProvClusterSpec {

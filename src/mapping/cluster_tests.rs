@@ -897,7 +897,13 @@ fn a_desired_mgmt_cluster_serialises_without_any_field_drover_does_not_own() {
             .map(String::as_str)
             .collect();
         metadata.sort_unstable();
-        assert_eq!(metadata, ["annotations", "name"], "{value}");
+        // drover's own finalizer rides in the apply (a set: Rancher's finalizers stay).
+        assert_eq!(metadata, ["annotations", "finalizers", "name"], "{value}");
+        assert_eq!(
+            value["metadata"]["finalizers"],
+            json!([finalizers::MGMT_CLUSTER]),
+            "{value}"
+        );
         for key in [
             "authz.management.cattle.io/creator-role-bindings",
             "lifecycle.cattle.io/create.cluster-agent-controller-cleanup",
@@ -1380,4 +1386,58 @@ fn a_mgmt_cluster_unmarked_or_marked_by_another_kind_is_not_owned_by_a_prov_clus
         mgmt("c-ab12c", None),
         OwnerMarks::of(&mgmt("c-owner", None)).annotations()
     )));
+}
+
+// finalizers riding in drover's applies
+
+#[test]
+fn drovers_finalizer_rides_in_the_apply_of_the_mgmt_and_legacy_prov_clusters_it_creates() {
+    let p = prov("fleet-default", "prod", PROV_UID);
+    let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", None);
+    assert_eq!(
+        desired.metadata.finalizers,
+        Some(vec![finalizers::MGMT_CLUSTER.to_string()])
+    );
+    let m = mgmt("c-abcde", Some("fleet-default"));
+    let desired = desired_legacy_prov_cluster(&m, "fleet-default", None);
+    assert_eq!(
+        desired.metadata.finalizers,
+        Some(vec![finalizers::PROV_CLUSTER.to_string()])
+    );
+}
+
+#[test]
+fn a_released_finalizer_is_never_applied_again_and_a_held_one_never_dropped() {
+    let p = prov("fleet-default", "prod", PROV_UID);
+    let mut existing = desired_mgmt_cluster(&p, "c-m-abcdefgh", None);
+    existing.metadata.finalizers = Some(vec!["example.com/other".into()]);
+    // Not being deleted: drover's finalizer is (re)applied beside the other one.
+    assert_eq!(
+        desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing))
+            .metadata
+            .finalizers,
+        Some(vec![finalizers::MGMT_CLUSTER.to_string()])
+    );
+    // Being deleted, drover's finalizer already released: not added back.
+    existing.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ));
+    assert_eq!(
+        desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing))
+            .metadata
+            .finalizers,
+        None
+    );
+    // Being deleted and still held: the apply keeps naming it, so it never removes it.
+    existing.metadata.finalizers = Some(vec![
+        "example.com/other".into(),
+        finalizers::MGMT_CLUSTER.into(),
+    ]);
+    assert_eq!(
+        desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing))
+            .metadata
+            .finalizers,
+        Some(vec![finalizers::MGMT_CLUSTER.to_string()])
+    );
 }

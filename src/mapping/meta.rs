@@ -130,6 +130,25 @@ pub fn is_valid_label_value(value: &str) -> bool {
 }
 
 /// Truthy as Rancher reads `externally-managed`: non-empty and, lower-cased, not `false`.
+/// The finalizers drover applies with an object it applies anyway: its own `finalizer` rides in
+/// that apply instead of a patch of its own (`metadata.finalizers` is a set under server-side
+/// apply, so other writers' finalizers stay). Left out only on an object being deleted that no
+/// longer carries it: its removal already ran (§I4), and the API server refuses new finalizers
+/// there. While the object carries it, it stays in drover's apply, so an apply never drops it.
+pub fn applied_finalizers(
+    existing: Option<&kube::api::ObjectMeta>,
+    finalizer: &str,
+) -> Option<Vec<String>> {
+    let released = existing.is_some_and(|m| {
+        m.deletion_timestamp.is_some()
+            && !m
+                .finalizers
+                .as_ref()
+                .is_some_and(|f| f.iter().any(|x| x == finalizer))
+    });
+    (!released).then(|| vec![finalizer.to_string()])
+}
+
 pub fn is_truthy(value: Option<&String>) -> bool {
     value.is_some_and(|v| !v.is_empty() && v.to_lowercase() != "false")
 }

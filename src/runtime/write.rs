@@ -117,6 +117,11 @@ pub fn is_subset_given(desired: &Value, actual: &Value, owned: Option<&Value>) -
             let owned = owned.and_then(|o| o.get(format!("f:{k}")));
             a.get(k).is_some_and(|av| is_subset_given(dv, av, owned))
         }),
+        // A set (`x-kubernetes-list-type: set`, such as `metadata.finalizers`): drover's
+        // values must be there; values other writers added beside them change nothing.
+        (Value::Array(d), Value::Array(a)) if owned.is_some_and(is_set_list) => {
+            d.iter().all(|item| a.contains(item))
+        }
         (Value::Array(d), Value::Array(a)) => match owned.map(keyed_entries) {
             Some(entries) if !entries.is_empty() => {
                 d.iter().all(|item| match item_key(item, &entries[0].0) {
@@ -131,6 +136,13 @@ pub fn is_subset_given(desired: &Value, actual: &Value, owned: Option<&Value>) -
         },
         (d, a) => d == a,
     }
+}
+
+/// Whether a list's `fieldsV1` subtree records a set: its items are named by value (`v:...`).
+fn is_set_list(owned: &Value) -> bool {
+    owned
+        .as_object()
+        .is_some_and(|o| o.keys().any(|k| k.starts_with("v:")))
 }
 
 /// A list's `k:{...}` entries in a `fieldsV1` tree: each key (field name to value) with the
@@ -182,6 +194,16 @@ pub fn owned_fields_are_desired(owned: &Value, desired: &Value) -> bool {
         match desired.get(field) {
             None => false,
             Some(d @ Value::Object(_)) => owned_fields_are_desired(sub, d),
+            // A set: every value drover applied must still be desired, or the next apply must
+            // remove it.
+            Some(Value::Array(items)) if is_set_list(sub) => sub
+                .as_object()
+                .into_iter()
+                .flat_map(|o| o.keys())
+                .filter_map(|k| k.strip_prefix("v:"))
+                .all(|v| {
+                    serde_json::from_str::<Value>(v).is_ok_and(|value| items.contains(&value))
+                }),
             Some(Value::Array(items)) => keyed_entries(sub).iter().all(|(key, item_owned)| {
                 items
                     .iter()
@@ -230,7 +252,30 @@ pub fn needs_apply<K: Resource + Serialize>(
         Some(tree) => Some(std::borrow::Cow::Borrowed(tree)),
         None => None,
     };
-    !is_subset_given(desired, &actual, owned.as_deref())
+    // `metadata.finalizers` is a set whoever owns it: drover's finalizers being there is all
+    // that counts, also before drover's apply owns them (a finalizer added by a patch).
+    let mut compared = std::borrow::Cow::Borrowed(desired);
+    if let Some(wanted) = desired.pointer("/metadata/finalizers") {
+        let present = actual
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let all_there = wanted
+            .as_array()
+            .is_some_and(|w| w.iter().all(|f| present.contains(f)));
+        if !all_there {
+            return true;
+        }
+        if let Some(meta) = compared
+            .to_mut()
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+        {
+            meta.remove("finalizers");
+        }
+    }
+    !is_subset_given(&compared, &actual, owned.as_deref())
         || owned.is_some_and(|tree| !owned_fields_are_desired(&tree, desired))
 }
 
@@ -601,10 +646,51 @@ mod tests {
     }
 
     #[test]
-    fn atomic_and_set_list_entries_in_owned_fields_are_compared_as_whole_lists() {
+    fn a_set_value_drover_applied_but_no_longer_wants_is_detected() {
         let owned = json!({"f:spec": {"f:names": {"v:\"a\"": {}}, "f:x": {}}});
         let desired = json!({"spec": {"names": ["b"], "x": 1}});
+        assert!(!owned_fields_are_desired(&owned, &desired));
+        let desired = json!({"spec": {"names": ["a", "b"], "x": 1}});
         assert!(owned_fields_are_desired(&owned, &desired));
+        // An atomic list is owned whole: nothing per item to check.
+        let atomic = json!({"f:spec": {"f:names": {}, "f:x": {}}});
+        assert!(owned_fields_are_desired(
+            &atomic,
+            &json!({"spec": {"names": ["b"], "x": 1}})
+        ));
+    }
+
+    #[test]
+    fn values_other_writers_added_to_a_set_change_nothing() {
+        let owned = json!({"f:metadata": {"f:finalizers": {"v:\"mine\"": {}}}});
+        let desired = json!({"metadata": {"finalizers": ["mine"]}});
+        let actual = json!({"metadata": {"finalizers": ["theirs", "mine"]}});
+        assert!(is_subset_given(&desired, &actual, Some(&owned)));
+        let gone = json!({"metadata": {"finalizers": ["theirs"]}});
+        assert!(!is_subset_given(&desired, &gone, Some(&owned)));
+    }
+
+    #[test]
+    fn drovers_finalizer_among_others_needs_no_apply_even_when_a_patch_added_it() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+
+        let mut current = ConfigMap::default();
+        current.metadata.name = Some("c".into());
+        current.metadata.finalizers = Some(vec!["theirs".into(), "mine".into()]);
+        let desired = json!({"metadata": {"name": "c", "finalizers": ["mine"]}});
+        assert!(!needs_apply(&desired, Some(&current), None));
+        // Once drover's apply owns it, the same holds.
+        current.metadata.managed_fields = Some(vec![ManagedFieldsEntry {
+            manager: Some(FIELD_MANAGER.into()),
+            operation: Some("Apply".into()),
+            fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
+                json!({"f:metadata": {"f:finalizers": {"v:\"mine\"": {}}}}),
+            )),
+            ..ManagedFieldsEntry::default()
+        }]);
+        assert!(!needs_apply(&desired, Some(&current), None));
+        current.metadata.finalizers = Some(vec!["theirs".into()]);
+        assert!(needs_apply(&desired, Some(&current), None));
     }
 
     fn conditions(items: &[(&str, &str)]) -> Value {
