@@ -108,12 +108,18 @@ async fn a_prov_cluster_gets_one_mgmt_cluster_and_once_connected_a_fleet_cluster
         get_fleet(&client, "fleet-default", &name)
     })
     .await?;
-    let status = get_prov(&client, "fleet-default", &name)
-        .await?
-        .and_then(|p| p.status)
-        .unwrap_or_default();
-    ensure!(status.ready == Some(true));
-    ensure!(status.client_secret_name.as_deref() == Some(format!("{name}-kubeconfig").as_str()));
+    // The Fleet cluster is written first; the status (bookkeeping) follows.
+    let secret_name = format!("{name}-kubeconfig");
+    eventually("the status follows", CONVERGE, || async {
+        let status = get_prov(&client, "fleet-default", &name)
+            .await?
+            .and_then(|p| p.status)
+            .unwrap_or_default();
+        Ok((status.ready == Some(true)
+            && status.client_secret_name.as_deref() == Some(secret_name.as_str()))
+        .then_some(()))
+    })
+    .await?;
     let labels = fleet.labels();
     ensure!(
         labels.get("management.cattle.io/cluster-name") == Some(&mgmt_name),

@@ -17,6 +17,7 @@ use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCl
 use crate::config::Config;
 use crate::runtime::leadership::Leadership;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::priority::Priority;
 use crate::runtime::undecodable::Undecodable;
 use crate::runtime::visible::Seen;
 use crate::runtime::watch_health::WatchHealth;
@@ -56,6 +57,10 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
     pub leadership: Leadership,
+    /// Surfacing writes ahead of bookkeeping writes.
+    pub priority: Arc<Priority>,
+    /// Bounds how many Events that waited for their turn are sent at once.
+    pub(crate) deferred_events: Arc<tokio::sync::Semaphore>,
     /// Per-object failure backoff: exponential, capped, reset on success.
     backoffs: DashMap<String, ExponentialBackoff>,
     /// The last message published per object and reason, so a repeated refusal or failure is
@@ -76,12 +81,15 @@ impl Context {
         recorder: Recorder,
         leadership: Leadership,
     ) -> Self {
+        let permits = usize::from(config.concurrency.max(1));
         Self {
             client,
             config,
             stores,
             metrics,
             recorder,
+            priority: Arc::new(Priority::default()),
+            deferred_events: Arc::new(tokio::sync::Semaphore::new(permits)),
             leadership,
             backoffs: DashMap::new(),
             notices: DashMap::new(),

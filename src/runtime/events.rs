@@ -106,24 +106,64 @@ impl Context {
 
     /// Publishes an Event on the object `reference` names.
     pub async fn publish_to(&self, reference: &ObjectReference, note: Note<'_>) {
-        if !self.leadership.is_leader() {
-            return;
-        }
-        let event = Event {
-            type_: if note.warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: note.reason.into(),
-            note: Some(within_note_limit(note.message)),
-            action: note.action.into(),
-            secondary: None,
-        };
-        self.metrics.write("events.k8s.io", "Event", "create");
-        if let Err(error) = self.recorder.publish(&event, reference).await {
-            warn!(%error, reason = note.reason, "failed to publish event");
-        }
+        send(
+            &self.leadership,
+            &self.metrics,
+            &self.recorder,
+            reference,
+            event(note),
+        )
+        .await;
+    }
+
+    /// Publishes an Event announcing work already visible (a create): bookkeeping, so it waits
+    /// in a task of its own until surfacing writes have gone quiet ([`Priority`]), at most
+    /// [`crate::runtime::priority::MAX_DEFERRAL`].
+    ///
+    /// [`Priority`]: crate::runtime::priority::Priority
+    pub fn publish_after_surfacing<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Note<'_>) {
+        let target = obj.object_ref(&());
+        let event = event(note);
+        let leadership = self.leadership.clone();
+        let metrics = self.metrics.clone();
+        let recorder = self.recorder.clone();
+        let priority = self.priority.clone();
+        let permits = self.deferred_events.clone();
+        tokio::spawn(async move {
+            priority.bookkeeping_turn().await;
+            let _permit = permits.acquire_owned().await;
+            send(&leadership, &metrics, &recorder, &target, event).await;
+        });
+    }
+}
+
+fn event(note: Note<'_>) -> Event {
+    Event {
+        type_: if note.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: note.reason.into(),
+        note: Some(within_note_limit(note.message)),
+        action: note.action.into(),
+        secondary: None,
+    }
+}
+
+async fn send(
+    leadership: &crate::runtime::leadership::Leadership,
+    metrics: &crate::runtime::metrics::Metrics,
+    recorder: &Recorder,
+    target: &ObjectReference,
+    event: Event,
+) {
+    if !leadership.is_leader() {
+        return;
+    }
+    metrics.write("events.k8s.io", "Event", "create");
+    if let Err(error) = recorder.publish(&event, target).await {
+        warn!(%error, reason = %event.reason, "failed to publish event");
     }
 }
 

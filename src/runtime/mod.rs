@@ -8,6 +8,7 @@ pub mod leadership;
 pub mod lease;
 pub mod live;
 pub mod metrics;
+pub mod priority;
 pub mod queue;
 pub mod server;
 pub mod stores;

@@ -81,10 +81,14 @@ pub async fn own_counterpart(
         None => {}
     }
     let desired = desired_mgmt_cluster(prov, mgmt_name, existing.as_deref());
-    match ctx.apply(&mgmts, &desired, existing.as_deref()).await {
+    match ctx
+        .priority
+        .surface(ctx.apply(&mgmts, &desired, existing.as_deref()))
+        .await
+    {
         Ok(sent) => {
             if sent && existing.is_none() {
-                ctx.publish(
+                ctx.publish_after_surfacing(
                     prov,
                     Note {
                         warning: false,
@@ -92,8 +96,7 @@ pub async fn own_counterpart(
                         action: "Create",
                         message: format!("created mgmt cluster {mgmt_name}"),
                     },
-                )
-                .await;
+                );
             }
             Ok(Counterpart::Mgmt(
                 existing.unwrap_or_else(|| Arc::new(desired)),

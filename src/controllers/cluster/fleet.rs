@@ -72,14 +72,17 @@ pub async fn sync(
         agent_affinity_label: ctx.config.agent_affinity_label.clone(),
     };
     let desired = desired_fleet_cluster(prov, mgmt, &node_refs, &settings, existing.as_deref());
-    ctx.apply(&api, &desired, existing.as_deref()).await?;
+    ctx.priority
+        .surface(ctx.apply(&api, &desired, existing.as_deref()))
+        .await?;
 
     if mgmt.is_internal() {
         let group_key = ObjectRef::new(LOCAL_CLUSTER_GROUP).within(workspace);
         let existing_group = ctx.stores.cluster_groups.get(&group_key);
         let desired_group = desired_local_cluster_group(workspace, prov, existing_group.as_deref());
         let groups: Api<ClusterGroup> = Api::namespaced(ctx.client.clone(), workspace);
-        ctx.apply(&groups, &desired_group, existing_group.as_deref())
+        ctx.priority
+            .surface(ctx.apply(&groups, &desired_group, existing_group.as_deref()))
             .await?;
     }
     Ok(None)

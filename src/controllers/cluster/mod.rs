@@ -8,6 +8,7 @@ mod status;
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
 use kube::api::Api;
@@ -18,7 +19,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use self::counterpart::{Counterpart, legacy_counterpart, own_counterpart};
-use self::status::{Report, observe, write_status};
+use self::status::{Report, observe, status_unchanged, write_status};
 use super::{Error, Hubs, Shutdown, runner};
 use crate::api::{ClusterGroup, FleetCluster, MgmtCluster, ProvCluster};
 use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, finalizers};
@@ -151,7 +152,19 @@ pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFutu
             }),
         );
     }
-    runner::drive(NAME, controller, pending, ctx, shutdown, reconcile)
+    // Bookkeeping parked while surfacing went on resumes once it is quiet (§C6, surfacing first).
+    let woken = pending.track(|r: ObjectRef<ProvCluster>| Some(r));
+    controller = controller.reconcile_on(
+        ctx.priority
+            .wakeups()
+            .flat_map(move |r| futures::stream::iter(woken(r))),
+    );
+    let priority = ctx.priority.clone();
+    let run = runner::drive(NAME, controller, pending, ctx, shutdown, reconcile);
+    Box::pin(async move {
+        let waker = std::pin::pin!(priority.wake_parked_when_quiet());
+        futures::future::select(run, waker).await;
+    })
 }
 
 async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -170,7 +183,8 @@ async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, 
         }
         return Ok(Action::await_change());
     }
-    ctx.add_finalizer(&provs, prov.as_ref(), finalizers::PROV_CLUSTER)
+    ctx.priority
+        .surface(ctx.add_finalizer(&provs, prov.as_ref(), finalizers::PROV_CLUSTER))
         .await?;
     // Before drover's own status write below, which then sets `Stalled` afresh.
     ctx.clear_undecodable_condition(&prov).await?;
@@ -215,8 +229,22 @@ async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, 
     };
     match fleet::sync(&ctx, &planned_prov, &mgmt).await {
         Ok(refusal) => {
+            // The status is bookkeeping: while other clusters' surfacing writes go on, it waits
+            // (a refusal is reported at once).
+            let key = ObjectRef::from_obj(prov.as_ref());
             let problem = refusal.map(|r| (fleet::NOT_ADOPTED, r));
-            write_status(&ctx, &provs, &prov, report(problem)).await?;
+            let report = report(problem);
+            if status_unchanged(&ctx, &prov, &report) {
+                ctx.priority.settled(&key);
+                return Ok(Action::await_change());
+            }
+            if report.fleet_problem.is_none()
+                && let Some(left) = ctx.priority.defer(&key)
+            {
+                return Ok(Action::requeue(left));
+            }
+            write_status(&ctx, &provs, &prov, report).await?;
+            ctx.priority.settled(&key);
             Ok(Action::await_change())
         }
         // What the API server answered belongs on the object; losing the Lease or the

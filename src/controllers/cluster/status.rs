@@ -13,8 +13,10 @@ use crate::controllers::hubs::KUBECONFIG_SECRET_SUFFIX;
 use crate::mapping::status::{Observed, desired_prov_status};
 use crate::runtime::Context;
 use crate::runtime::events::Note;
+use crate::runtime::write::needs_apply;
 
 /// What a reconcile found, for the prov status.
+#[derive(Clone)]
 pub struct Report<'a> {
     pub mgmt_name: &'a str,
     pub mgmt: Option<&'a MgmtCluster>,
@@ -63,6 +65,30 @@ pub fn observe<'a>(
     }
 }
 
+/// The prov status `report` makes.
+fn desired_status(ctx: &Context, prov: &ProvCluster, report: Report<'_>) -> ProvCluster {
+    let observed = observe(
+        ctx,
+        prov,
+        report.mgmt_name,
+        report.mgmt,
+        report.refusal,
+        report.fleet_problem,
+    );
+    let status = desired_prov_status(prov, &observed, report.now);
+    let mut desired = ProvCluster::new(&prov.name_any(), Default::default());
+    desired.metadata.namespace = prov.namespace();
+    desired.status = Some(status);
+    desired
+}
+
+/// Whether the prov status already says what `report` makes of it.
+pub fn status_unchanged(ctx: &Context, prov: &ProvCluster, report: &Report<'_>) -> bool {
+    let desired = desired_status(ctx, prov, report.clone());
+    serde_json::to_value(&desired)
+        .is_ok_and(|value| !needs_apply(&value, Some(prov), Some("status")))
+}
+
 /// Writes the prov status when it changed, publishing a Warning Event when a refusal appears or
 /// changes (a failed fleet cluster write has the reconcile's own failure Event).
 pub async fn write_status(
@@ -77,18 +103,7 @@ pub async fn write_status(
             .clone()
             .filter(|(reason, _)| *reason != fleet::WRITE_FAILED)
     });
-    let observed = observe(
-        ctx,
-        prov,
-        report.mgmt_name,
-        report.mgmt,
-        report.refusal,
-        report.fleet_problem,
-    );
-    let status = desired_prov_status(prov, &observed, report.now);
-    let mut desired = ProvCluster::new(&prov.name_any(), Default::default());
-    desired.metadata.namespace = prov.namespace();
-    desired.status = Some(status);
+    let desired = desired_status(ctx, prov, report);
     ctx.apply_status(provs, &desired, Some(prov)).await?;
 
     if let Some((reason, message)) = refused {

@@ -82,7 +82,9 @@ async fn reconcile(mgmt: Arc<MgmtCluster>, ctx: Arc<Context>) -> Result<Action, 
             },
             status: None,
         };
-        ctx.apply(&mgmts, &desired, Some(mgmt.as_ref())).await?;
+        ctx.priority
+            .surface(ctx.apply(&mgmts, &desired, Some(mgmt.as_ref())))
+            .await?;
         workspace = Some(ws);
     }
 
@@ -95,7 +97,8 @@ async fn reconcile(mgmt: Arc<MgmtCluster>, ctx: Arc<Context>) -> Result<Action, 
         None
     };
     if owned_by_prov || prov_workspace.is_some() {
-        ctx.add_finalizer(&mgmts, mgmt.as_ref(), finalizers::MGMT_CLUSTER)
+        ctx.priority
+            .surface(ctx.add_finalizer(&mgmts, mgmt.as_ref(), finalizers::MGMT_CLUSTER))
             .await?;
     }
     // A legacy-shaped mgmt cluster that a prov cluster created (before such names were refused,
@@ -142,8 +145,13 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
         return Ok(());
     } else {
         let desired = desired_legacy_prov_cluster(mgmt, workspace, existing.as_deref());
-        if ctx.apply(&provs, &desired, existing.as_deref()).await? && existing.is_none() {
-            ctx.publish(
+        // drover's finalizer on the prov cluster rides in this apply.
+        let sent = ctx
+            .priority
+            .surface(ctx.apply(&provs, &desired, existing.as_deref()))
+            .await?;
+        if sent && existing.is_none() {
+            ctx.publish_after_surfacing(
                 mgmt,
                 Note {
                     warning: false,
@@ -151,8 +159,7 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
                     action: "Create",
                     message: format!("created prov cluster {workspace}/{name}"),
                 },
-            )
-            .await;
+            );
         }
     }
     // A copy already deleted and released is done with, whoever still holds it.
