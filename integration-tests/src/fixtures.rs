@@ -73,13 +73,17 @@ pub async fn create_mgmt(client: &Client, mgmt: &MgmtCluster) -> Result<MgmtClus
 /// Plays the cluster agent: sets the mgmt cluster's `Connected`, `Ready` and `AgentDeployed`
 /// conditions True.
 pub async fn connect_mgmt(client: &Client, name: &str) -> Result<()> {
+    connect_mgmt_returning(client, name).await.map(|_| ())
+}
+
+/// [`connect_mgmt`], returning the connected mgmt cluster.
+pub async fn connect_mgmt_returning(client: &Client, name: &str) -> Result<MgmtCluster> {
     let condition = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"});
     let patch = json!({"status": {"conditions": [condition("Connected"), condition("Ready"), condition("AgentDeployed")]}});
     Api::<MgmtCluster>::all(client.clone())
         .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .with_context(|| format!("connecting mgmt cluster {name}"))?;
-    Ok(())
+        .with_context(|| format!("connecting mgmt cluster {name}"))
 }
 
 /// Plays the provisioner: creates `<name>-kubeconfig` in `namespace`.

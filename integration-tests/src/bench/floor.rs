@@ -1,7 +1,9 @@
-//! The write floor: a minimal client that sends exactly the writes drover sends for a workload
-//! (same requests, same bodies from drover's own mapping functions, same field manager), in the
-//! same stages as drover's controllers with the same concurrency per stage, with no watches,
-//! no caches and no reads. What is left is the API server's own cost.
+//! The write floor: a minimal client that sends exactly the writes the mapping requires for a
+//! workload (same requests, same bodies from drover's own mapping functions, same field manager),
+//! in the same stages as drover's controllers with the same concurrency per stage, with no
+//! watches, no caches and no reads. What is left is the API server's own cost. drover's own
+//! finalizers ride in the applies of the objects drover creates, as in drover; the provisioning
+//! workload's agent connects each mgmt cluster in a stage of its own (in drover's run it watches).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -134,7 +136,8 @@ impl Floor {
         let _ = self.recorder.publish(&event, &obj.object_ref(&())).await;
     }
 
-    /// Imported, mgmt controller stage: finalizer, legacy prov cluster, Event.
+    /// Imported, mgmt controller stage: finalizer, legacy prov cluster (with drover's prov
+    /// finalizer in the apply), Event.
     async fn legacy_mgmt(&self, mgmt: MgmtCluster) -> Result<(ProvCluster, MgmtCluster)> {
         let mgmts = Api::<MgmtCluster>::all(self.client.clone());
         self.add_finalizer(&mgmts, &mgmt, finalizers::MGMT_CLUSTER)
@@ -150,56 +153,66 @@ impl Floor {
         Ok((prov, mgmt))
     }
 
-    /// Imported, prov controller stage: finalizer, status, fleet cluster.
+    /// Imported, prov controller stage: the fleet cluster, from the status the facts make, then
+    /// that status.
     async fn legacy_prov(&self, prov: ProvCluster, mgmt: MgmtCluster) -> Result<()> {
+        self.surface_and_record(&prov, &mgmt).await
+    }
+
+    /// The fleet cluster of a qualifying cluster, then its prov status.
+    async fn surface_and_record(&self, prov: &ProvCluster, mgmt: &MgmtCluster) -> Result<()> {
         let provs = self.provs();
-        let prov = self
-            .add_finalizer(&provs, &prov, finalizers::PROV_CLUSTER)
-            .await?;
-        let updated = self.prov_status(&provs, &prov, Some(&mgmt), true).await?;
+        let planned = planned_status(prov, Some(mgmt), true)?;
         let settings = FleetSettings {
             default_registry: None,
             agent_affinity_label: labels::FLEET_AGENT_NODE.into(),
         };
-        let desired = desired_fleet_cluster(&updated, &mgmt, &[], &settings, None);
+        let desired = desired_fleet_cluster(&planned, mgmt, &[], &settings, None);
         let fleets = Api::namespaced(self.client.clone(), DEFAULT_WORKSPACE);
         self.apply(&fleets, &desired, false).await?;
+        self.apply_status(&provs, &planned).await
+    }
+
+    /// The prov status apply, as drover builds it.
+    async fn apply_status(&self, provs: &Api<ProvCluster>, planned: &ProvCluster) -> Result<()> {
+        let mut desired = ProvCluster::new(&planned.name_any(), Default::default());
+        desired.metadata.namespace = planned.namespace();
+        desired.status = planned.status.clone();
+        self.apply(provs, &desired, true).await?;
         Ok(())
     }
+}
 
-    /// The prov status apply, as drover builds it; returns the prov cluster with that status.
-    async fn prov_status(
-        &self,
-        provs: &Api<ProvCluster>,
-        prov: &ProvCluster,
-        mgmt: Option<&MgmtCluster>,
-        secret_exists: bool,
-    ) -> Result<ProvCluster> {
-        let name = prov.name_any();
-        let mgmt_name = mgmt_name_for(prov).ok_or_else(|| anyhow!("{name} has no mgmt name"))?;
-        let observed = Observed {
-            mgmt_name: &mgmt_name,
-            mgmt,
-            refusal: None,
-            kubeconfig_secret_exists: Some(secret_exists),
-            kubeconfig_secret_name: format!("{name}-kubeconfig"),
-            missing_workspace: None,
-            fleet_problem: None,
-        };
-        let status = desired_prov_status(prov, &observed, &now());
-        let mut desired = ProvCluster::new(&name, Default::default());
-        desired.metadata.namespace = prov.namespace();
-        desired.status = Some(status.clone());
-        self.apply(provs, &desired, true).await?;
-        let mut updated = prov.clone();
-        updated.status = Some(status);
-        Ok(updated)
-    }
+/// `prov` with the status drover derives from what it observes.
+fn planned_status(
+    prov: &ProvCluster,
+    mgmt: Option<&MgmtCluster>,
+    secret_exists: bool,
+) -> Result<ProvCluster> {
+    let name = prov.name_any();
+    let mgmt_name = mgmt_name_for(prov).ok_or_else(|| anyhow!("{name} has no mgmt name"))?;
+    let observed = Observed {
+        mgmt_name: &mgmt_name,
+        mgmt,
+        refusal: None,
+        kubeconfig_secret_exists: Some(secret_exists),
+        kubeconfig_secret_name: format!("{name}-kubeconfig"),
+        missing_workspace: None,
+        fleet_problem: None,
+    };
+    let status = desired_prov_status(prov, &observed, &now());
+    let mut updated = prov.clone();
+    updated.status = Some(status);
+    Ok(updated)
+}
 
-    /// Provisioning, prov controller stage: finalizer, mgmt cluster, Event, status.
-    async fn new_prov(&self, prov: ProvCluster) -> Result<MgmtCluster> {
+impl Floor {
+    /// Provisioning, prov controller stage: finalizer, mgmt cluster (with drover's mgmt
+    /// finalizer in the apply), Event, status.
+    async fn new_prov(&self, prov: ProvCluster) -> Result<(ProvCluster, MgmtCluster)> {
         let provs = self.provs();
-        self.add_finalizer(&provs, &prov, finalizers::PROV_CLUSTER)
+        let prov = self
+            .add_finalizer(&provs, &prov, finalizers::PROV_CLUSTER)
             .await?;
         let name = mgmt_name_for(&prov).ok_or_else(|| anyhow!("no mgmt name"))?;
         let desired = desired_mgmt_cluster(&prov, &name, None);
@@ -211,17 +224,20 @@ impl Floor {
             format!("created mgmt cluster {name}"),
         )
         .await;
-        self.prov_status(&provs, &prov, Some(&desired), false)
-            .await?;
-        Ok(mgmt)
+        let planned = planned_status(&prov, Some(&desired), true)?;
+        self.apply_status(&provs, &planned).await?;
+        Ok((planned, mgmt))
     }
 
-    /// Provisioning, mgmt controller stage: the finalizer.
-    async fn new_mgmt(&self, mgmt: MgmtCluster) -> Result<()> {
-        let mgmts = Api::<MgmtCluster>::all(self.client.clone());
-        self.add_finalizer(&mgmts, &mgmt, finalizers::MGMT_CLUSTER)
-            .await?;
-        Ok(())
+    /// Provisioning, the cluster agent (not drover): connects the mgmt cluster.
+    async fn connect(
+        &self,
+        prov: ProvCluster,
+        mgmt: MgmtCluster,
+    ) -> Result<(ProvCluster, MgmtCluster)> {
+        let connected =
+            crate::fixtures::connect_mgmt_returning(&self.client, &mgmt.name_any()).await?;
+        Ok((prov, connected))
     }
 
     /// Workspaces, workspace controller stage: finalizer, namespace claim and apply, creator
@@ -334,9 +350,14 @@ pub async fn run(
                     }
                 }
             });
-            Box::pin(stage(mgmts, concurrency, move |m| {
+            let agent = floor.clone();
+            let connected = stage(mgmts, concurrency, move |(p, m)| {
+                let f = agent.clone();
+                async move { f.connect(p, m).await }
+            });
+            Box::pin(stage(connected, concurrency, move |(p, m)| {
                 let f = floor.clone();
-                async move { f.new_mgmt(m).await }
+                async move { f.surface_and_record(&p, &m).await }
             }))
         }
         (Workload::Workspaces, Input::Count(n)) => {

@@ -228,12 +228,15 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
         &log_path(options, workload, "first"),
     )?;
     let ready_timeout = Duration::from_secs(300);
+    let mut agent = None;
     let (started, user) = if workload.preexisting() {
         let started = drover.started;
         figures.first_cache_ready_s = Some(drover.wait_ready(ready_timeout).await?.as_secs_f64());
         (started, None)
     } else {
         figures.first_cache_ready_s = Some(drover.wait_ready(ready_timeout).await?.as_secs_f64());
+        agent = (workload == Workload::Provisioning)
+            .then(|| workloads::agent(client.clone(), options.concurrency));
         let user = tokio::spawn(workloads::user(
             workload,
             client.clone(),
@@ -250,7 +253,11 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     if let Some(user) = user {
         user.await??;
     }
+    if let Some(agent) = agent {
+        agent.abort();
+    }
     let convergence = done.saturating_duration_since(started).as_secs_f64();
+    fleet_figures(&mut figures, &progress, workload, started, convergence);
     let since_start = done.saturating_duration_since(drover.started).as_secs_f64();
     eprintln!("bench: {} converged in {convergence:.2}s", workload.name());
     figures.convergence_s = Some(convergence);
@@ -313,6 +320,38 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     peak = peak.max(restarted.stop(Duration::from_secs(30))?.peak_rss_mib);
     figures.peak_rss_mib = Some(peak);
     Ok(figures)
+}
+
+/// The time until all Fleet clusters exist, its share of convergence, and per object the time
+/// from creation to its Fleet cluster.
+fn fleet_figures(
+    figures: &mut WorkloadReport,
+    progress: &observe::Progress,
+    workload: Workload,
+    started: Instant,
+    convergence: f64,
+) {
+    let Some(all) = progress.reached(workloads::FLEET) else {
+        return;
+    };
+    let all = all.saturating_duration_since(started).as_secs_f64();
+    figures.fleet_all_s = Some(all);
+    figures.fleet_share = Some(all / convergence.max(1e-9));
+    let created = if workload.preexisting() {
+        Default::default()
+    } else {
+        progress.first_done(workloads::CREATED)
+    };
+    let samples: Vec<Duration> = progress
+        .first_done(workloads::FLEET)
+        .iter()
+        .map(|(key, at)| {
+            let from = created.get(key).copied().unwrap_or(started);
+            at.saturating_duration_since(from)
+        })
+        .collect();
+    figures.fleet_p50_ms = observe::quantile_ms(&samples, 0.50);
+    figures.fleet_p99_ms = observe::quantile_ms(&samples, 0.99);
 }
 
 /// Sum of `drover_reconciles_total` over its controllers.

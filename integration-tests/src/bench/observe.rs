@@ -3,7 +3,7 @@
 //! latency figure. The same observers run during the write floor and during drover's run, so
 //! their cost is on both sides of the ratio.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +23,8 @@ struct Tracker {
     what: String,
     target: usize,
     done: Mutex<HashSet<String>>,
+    /// When each object first reached its final state.
+    first_done: Mutex<HashMap<String, Instant>>,
     /// When the count first reached the target.
     reached: Mutex<Option<Instant>>,
     listed: std::sync::atomic::AtomicBool,
@@ -97,6 +99,7 @@ impl Progress {
             what: what.to_string(),
             target,
             done: Mutex::default(),
+            first_done: Mutex::default(),
             reached: Mutex::new((target == 0).then(Instant::now)),
             listed: Default::default(),
         });
@@ -123,6 +126,12 @@ impl Progress {
                     let mut set = state.done.lock().unwrap_or_else(|p| p.into_inner());
                     if present && done(obj) {
                         set.insert(key(obj));
+                        state
+                            .first_done
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry(key(obj))
+                            .or_insert(at);
                     } else {
                         set.remove(&key(obj));
                     }
@@ -161,6 +170,31 @@ impl Progress {
                 .flatten()
         })
         .await
+    }
+
+    fn tracker(&self, what: &str) -> Option<&Arc<Tracker>> {
+        self.trackers.iter().find(|t| t.what == what)
+    }
+
+    /// When tracker `what` reached its target.
+    pub fn reached(&self, what: &str) -> Option<Instant> {
+        *self
+            .tracker(what)?
+            .reached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// When each object of tracker `what` first reached its final state, by `namespace/name`.
+    pub fn first_done(&self, what: &str) -> HashMap<String, Instant> {
+        self.tracker(what)
+            .map(|t| {
+                t.first_done
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+            })
+            .unwrap_or_default()
     }
 
     /// `what: count/target` for every tracker.
