@@ -13,7 +13,7 @@
 //!   parked object is reconciled again ([`Priority::wakeups`]). An object is never parked
 //!   longer than [`MAX_DEFERRAL`]: its requeue fires then, and it writes whatever is going on.
 //! - Events announcing a create wait the same way in a task of their own
-//!   ([`Priority::bookkeeping_turn`]).
+//!   ([`Priority::bookkeeping_turn`]), woken when surfacing turns quiet, not on every write.
 //!
 //! Surfacing itself never waits for bookkeeping.
 
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use futures::Stream;
 use kube::runtime::reflector::ObjectRef;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::api::ProvCluster;
 
@@ -45,6 +45,9 @@ pub struct Priority {
     /// When the last surfacing part ended.
     last_ended: Mutex<Instant>,
     changed: Notify,
+    /// Whether surfacing is quiet, kept by [`Self::wake_parked_when_quiet`]: waiters are woken
+    /// when it turns, not on every surfacing write.
+    quiet: watch::Sender<bool>,
     parked: Mutex<HashMap<ObjectRef<ProvCluster>, Parked>>,
     wake: mpsc::UnboundedSender<ObjectRef<ProvCluster>>,
     wakeups: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<ProvCluster>>>>,
@@ -57,6 +60,7 @@ impl Default for Priority {
             active: AtomicUsize::new(0),
             last_ended: Mutex::new(Instant::now()),
             changed: Notify::new(),
+            quiet: watch::Sender::new(false),
             parked: Mutex::new(HashMap::new()),
             wake,
             wakeups: Mutex::new(Some(wakeups)),
@@ -92,6 +96,7 @@ impl Priority {
         write: impl Future<Output = Result<bool, E>>,
     ) -> Result<bool, E> {
         self.active.fetch_add(1, Ordering::SeqCst);
+        self.set_quiet(false);
         let mut in_flight = InFlight {
             priority: self,
             sent: true,
@@ -143,12 +148,14 @@ impl Priority {
         })
     }
 
-    /// Wakes the parked objects whenever surfacing has been quiet for [`QUIET`]; runs until the
-    /// controllers stop.
+    /// Wakes the parked objects whenever surfacing has been quiet for [`QUIET`], and keeps the
+    /// quiet flag; runs until the controllers stop.
     pub async fn wake_parked_when_quiet(&self) {
         loop {
             let changed = self.changed.notified();
-            if self.busy() || !self.has_sleepers() {
+            let quiet = !self.busy();
+            self.set_quiet(quiet);
+            if !quiet || !self.has_sleepers() {
                 // Re-check at least every QUIET: the end of a quiet spell is a moment, not an
                 // event.
                 let _ = tokio::time::timeout(QUIET, changed).await;
@@ -171,17 +178,22 @@ impl Priority {
         }
     }
 
+    fn set_quiet(&self, quiet: bool) {
+        self.quiet.send_if_modified(|q| {
+            let turned = *q != quiet;
+            *q = quiet;
+            turned
+        });
+    }
+
     fn has_sleepers(&self) -> bool {
         lock(&self.parked).values().any(|p| !p.woken)
     }
 
-    /// Waits until no surfacing is going on (at most [`MAX_DEFERRAL`]).
+    /// Waits until surfacing is quiet (at most [`MAX_DEFERRAL`]).
     pub async fn bookkeeping_turn(&self) {
-        let deadline = Instant::now() + MAX_DEFERRAL;
-        while self.busy() && Instant::now() < deadline {
-            let changed = self.changed.notified();
-            let _ = tokio::time::timeout(QUIET, changed).await;
-        }
+        let mut quiet = self.quiet.subscribe();
+        let _ = tokio::time::timeout(MAX_DEFERRAL, quiet.wait_for(|q| *q)).await;
     }
 }
 
@@ -208,10 +220,10 @@ mod tests {
         let p = Priority::default();
         let _sent: Result<bool, ()> = p.surface(async { Ok(true) }).await;
         assert!(p.defer(&obj("a")).is_some());
-        if let Some(parked) = lock(&p.parked).get_mut(&obj("a")) {
-            if let Some(earlier) = parked.since.checked_sub(MAX_DEFERRAL) {
-                parked.since = earlier;
-            }
+        if let Some(parked) = lock(&p.parked).get_mut(&obj("a"))
+            && let Some(earlier) = parked.since.checked_sub(MAX_DEFERRAL)
+        {
+            parked.since = earlier;
         }
         let _sent: Result<bool, ()> = p.surface(async { Ok(true) }).await;
         assert_eq!(
@@ -247,6 +259,23 @@ mod tests {
         .expect("woken once quiet");
         assert_eq!(woken, Some(obj("a")));
         assert_eq!(p.defer(&obj("a")), None);
+        waker.abort();
+    }
+
+    #[tokio::test]
+    async fn a_waiting_event_goes_once_surfacing_turns_quiet() {
+        let p = std::sync::Arc::new(Priority::default());
+        let waker = tokio::spawn({
+            let p = p.clone();
+            async move { p.wake_parked_when_quiet().await }
+        });
+        let _sent: Result<bool, ()> = p.surface(async { Ok(true) }).await;
+        let started = Instant::now();
+        tokio::time::timeout(Duration::from_secs(5), p.bookkeeping_turn())
+            .await
+            .expect("its turn comes");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(!p.busy());
         waker.abort();
     }
 }
