@@ -171,6 +171,8 @@ async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, 
     let namespace = prov.namespace().unwrap_or_default();
     let provs: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &namespace);
     if prov.meta().deletion_timestamp.is_some() {
+        // Nothing left to record for a cluster going away.
+        ctx.priority.settled(&ObjectRef::from_obj(prov.as_ref()));
         // §I4: removal logic runs only while drover's finalizer holds the prov cluster. Without
         // it, drover's removal already ran (or never had anything to remove): what is left is
         // another controller's to finish, and a legacy copy held that way must never act again.
