@@ -63,7 +63,13 @@ impl Running {
             .iter_mut()
             .chain(self.watches.iter_mut())
             .map(|(name, task)| Box::pin(async move { (name.clone(), task.await) }));
-        let ((task, result), _, _) = futures::future::select_all(tasks).await;
+        let ((task, result), index, _) = futures::future::select_all(tasks).await;
+        // The finished handle is never awaited again (`join` would otherwise poll it twice).
+        if index < self.controllers.len() {
+            self.controllers.remove(index);
+        } else {
+            self.watches.remove(index - self.controllers.len());
+        }
         RunError::TaskEnded {
             task,
             panicked: result.is_err_and(|e| e.is_panic()),
@@ -205,9 +211,13 @@ pub async fn run(client: Client, mut config: Config) -> Result<(), RunError> {
     let election = election_settings
         .map(|settings| Election::spawn(client, settings, leadership.clone(), metrics));
     let failed = tokio::select! {
-        () = shutdown => None,
+        biased;
+        () = shutdown.clone() => None,
         failed = running.failed() => Some(failed),
     };
+    // A controller that ended because the shutdown reached it first has not failed: the signal
+    // and the controller's end can be observed in either order.
+    let failed = failed.filter(|_| shutdown.peek().is_none());
     if let Some(failed) = failed {
         error!(%failed, "a controller stopped; exiting so that the process is restarted");
         // Nothing may be written any more; a standby takes over at once.
