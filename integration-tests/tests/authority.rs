@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
 use drover::api::{Condition, FleetWorkspace, MgmtCluster, ProvCluster, find_condition};
-use drover::controllers::Hubs;
 use drover::runtime::Context;
 use drover::runtime::leadership::Leadership;
 use drover::runtime::metrics::Metrics;
+use drover::runtime::watches::Watches;
 use drover_integration_tests::fixtures::{
     connect_mgmt, create_prov, default_workspaces_ready, prov_cluster,
 };
@@ -522,7 +522,7 @@ async fn a_finalizer_another_controller_added_meanwhile_survives_drovers_finaliz
     let (client, env) = shared().await?;
     // drover's write door on its own, as a reconcile holding a cached copy uses it.
     let config = test_config();
-    let stores = Hubs::new(&config).stores();
+    let stores = Watches::new(&config).stores();
     let recorder = drover::runtime::events::recorder(client.clone(), None);
     let ctx = Context::new(
         client.clone(),

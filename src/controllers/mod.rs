@@ -4,13 +4,11 @@
 mod cluster;
 mod copies;
 mod error;
-mod hubs;
 mod mgmt;
 mod runner;
 mod workspace;
 
 pub use error::Error;
-pub use hubs::Hubs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +24,7 @@ use crate::runtime::lease::{self, Election, LeaseSettings};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::server::{self, Health};
 use crate::runtime::undecodable;
+use crate::runtime::watches::Watches;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -101,12 +100,12 @@ pub async fn start(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<Running, RunError> {
-    let mut hubs = Hubs::new(&config);
+    let mut watches = Watches::new(&config);
     let recorder = crate::runtime::events::recorder(client.clone(), config.identity.clone());
     let context = Arc::new(Context::new(
         client.clone(),
         config,
-        hubs.stores(),
+        watches.stores(),
         metrics,
         recorder,
         leadership,
@@ -115,15 +114,15 @@ pub async fn start(
     let mut controllers: Vec<(&str, BoxFuture<'static, ()>)> = vec![
         (
             "workspace controller",
-            workspace::controller(context.clone(), &hubs, shutdown.clone()),
+            workspace::controller(context.clone(), &watches, shutdown.clone()),
         ),
         (
             "cluster controller",
-            cluster::controller(context.clone(), &hubs, shutdown.clone()),
+            cluster::controller(context.clone(), &watches, shutdown.clone()),
         ),
         (
             "mgmt controller",
-            mgmt::controller(context.clone(), &hubs, shutdown.clone()),
+            mgmt::controller(context.clone(), &watches, shutdown.clone()),
         ),
         (
             "undecodable object reporter",
@@ -133,19 +132,20 @@ pub async fn start(
     if context.config.bootstrap_local_cluster {
         controllers.push((
             "local cluster bootstrap",
-            mgmt::bootstrap::task(context.clone(), &hubs, shutdown.clone()),
+            mgmt::bootstrap::task(context.clone(), &watches, shutdown.clone()),
         ));
     }
-    let undecodable = hubs.undecodable.clone();
+    let undecodable = context.stores.undecodable.clone();
     context
         .metrics
         .register_skipped(move || undecodable.counts());
-    let watches = hubs
+    let tasks = watches
         .run(&client, &context.metrics)
         .into_iter()
-        .map(|task| ("watch".to_string(), task))
+        .map(|(resource, task)| (format!("{resource} watch"), task))
         .collect();
-    hubs.wait_until_ready()
+    watches
+        .wait_until_ready()
         .await
         .map_err(|_| RunError::CachesNotReady)?;
     info!("watch caches ready");
@@ -156,7 +156,7 @@ pub async fn start(
     Ok(Running {
         context,
         controllers,
-        watches,
+        watches: tasks,
     })
 }
 

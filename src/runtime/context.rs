@@ -5,50 +5,14 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use dashmap::DashMap;
-use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
-use kube::core::PartialObjectMeta;
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::Store;
 
-use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
 use crate::config::Config;
 use crate::runtime::leadership::Leadership;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::priority::Priority;
-use crate::runtime::undecodable::Undecodable;
-use crate::runtime::visible::Seen;
-use crate::runtime::watch_health::WatchHealth;
-
-/// Read-only caches of every kind drover looks at. Namespaces and Secrets are metadata-only;
-/// Secrets are absent when kubeconfig observation is off (no secret access at all).
-#[derive(Clone)]
-pub struct Stores {
-    pub prov: Store<ProvCluster>,
-    pub mgmt: Store<MgmtCluster>,
-    pub fleet: Store<FleetCluster>,
-    pub cluster_groups: Store<ClusterGroup>,
-    pub workspaces: Store<FleetWorkspace>,
-    pub namespaces: Store<PartialObjectMeta<Namespace>>,
-    pub secrets: Option<Store<PartialObjectMeta<Secret>>>,
-    /// Nodes without their status: control-plane taints feed the local cluster's fleet-agent
-    /// tolerations.
-    pub nodes: Store<Node>,
-    /// RBAC that drover maintains for workspace creators (label `drover.cattle.io/workspace`).
-    pub role_bindings: Store<RoleBinding>,
-    pub cluster_roles: Store<ClusterRole>,
-    pub cluster_role_bindings: Store<ClusterRoleBinding>,
-    /// CRD metadata: whether a kind's CRD is being deleted (§I7).
-    pub crds: Store<PartialObjectMeta<CustomResourceDefinition>>,
-    /// How far each watch has come, so that a reconcile ends once its writes are cached.
-    pub seen: Seen,
-    /// Objects the watches skip because they do not fit drover's types.
-    pub undecodable: Undecodable,
-    /// Which watches keep failing, for readiness.
-    pub watch_health: WatchHealth,
-}
+use crate::runtime::watches::Stores;
 
 pub struct Context {
     pub client: Client,

@@ -159,7 +159,7 @@ impl Context {
     where
         K: Resource<DynamicType = ()>,
     {
-        let name = crate::runtime::server::resource_name::<K>();
+        let name = crate::runtime::watches::resource_name::<K>();
         let cached = self.stores.crds.get(&ObjectRef::new(&name));
         if cached
             .as_ref()

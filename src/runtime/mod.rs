@@ -1,4 +1,5 @@
-//! What the controllers share: the client, stores, writes, metrics, events and leadership.
+//! What the controllers share: the client, watches and their caches, writes, metrics, events and
+//! leadership.
 
 pub mod client;
 pub mod context;
@@ -11,10 +12,10 @@ pub mod metrics;
 pub mod priority;
 pub mod queue;
 pub mod server;
-pub mod stores;
 pub mod undecodable;
 pub mod visible;
 pub mod watch_health;
+pub mod watches;
 pub mod write;
 
 pub use context::Context;

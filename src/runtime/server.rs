@@ -14,13 +14,11 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use kube::Resource;
-use kube::runtime::reflector::Store;
 use tokio::net::TcpListener;
 use tracing::warn;
 
-use crate::runtime::context::Stores;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::watches::Stores;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -83,7 +81,9 @@ impl Health {
     /// The metrics text, with the cache sizes taken now.
     pub fn metrics_text(&self) -> String {
         if let Some(stores) = self.stores.get() {
-            record_cache_sizes(stores, &self.metrics);
+            for (resource, len) in stores.sizes() {
+                self.metrics.set_cached(&resource, len);
+            }
         }
         self.metrics.encode()
     }
@@ -125,56 +125,10 @@ async fn metrics(State(health): State<Arc<Health>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, OPENMETRICS)], health.metrics_text())
 }
 
-fn record_cache_sizes(stores: &Stores, metrics: &Metrics) {
-    fn record<K: Resource<DynamicType = ()> + Clone>(metrics: &Metrics, store: &Store<K>) {
-        metrics.set_cached(&resource_name::<K>(), store.len());
-    }
-    record(metrics, &stores.prov);
-    record(metrics, &stores.mgmt);
-    record(metrics, &stores.fleet);
-    record(metrics, &stores.cluster_groups);
-    record(metrics, &stores.workspaces);
-    record(metrics, &stores.namespaces);
-    if let Some(secrets) = &stores.secrets {
-        record(metrics, secrets);
-    }
-    record(metrics, &stores.nodes);
-    record(metrics, &stores.role_bindings);
-    record(metrics, &stores.cluster_roles);
-    record(metrics, &stores.cluster_role_bindings);
-    record(metrics, &stores.crds);
-}
-
-/// `<plural>.<group>` (`clusters.fleet.cattle.io`): three of the kinds are called `Cluster`.
-pub(crate) fn resource_name<K: Resource<DynamicType = ()>>() -> String {
-    let plural = K::plural(&());
-    let group = K::group(&());
-    if group.is_empty() {
-        plural.into_owned()
-    } else {
-        format!("{plural}.{group}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{FleetCluster, MgmtCluster};
-    use k8s_openapi::api::core::v1::Namespace;
-    use kube::core::PartialObjectMeta;
-
-    #[test]
-    fn cached_kinds_are_named_by_resource_and_group() {
-        assert_eq!(resource_name::<FleetCluster>(), "clusters.fleet.cattle.io");
-        assert_eq!(
-            resource_name::<MgmtCluster>(),
-            "clusters.management.cattle.io"
-        );
-        assert_eq!(
-            resource_name::<PartialObjectMeta<Namespace>>(),
-            "namespaces"
-        );
-    }
+    use crate::runtime::watches::Watches;
 
     #[tokio::test]
     async fn a_taken_port_is_a_bind_error_naming_the_address() {
@@ -193,21 +147,23 @@ mod tests {
         let health = Health::new(Arc::new(Metrics::default()), Duration::ZERO);
         assert!(!health.is_ready());
         assert!(health.metrics_text().contains("drover_leader 0"));
-        let hubs = crate::controllers::Hubs::new(&crate::config::Config::default());
-        health.caches_ready(hubs.stores());
+        let stores = Watches::new(&crate::config::Config::default()).stores();
+        health.caches_ready(stores.clone());
         assert!(health.is_ready());
         let text = health.metrics_text();
         assert!(
             text.contains(r#"drover_cached_objects{kind="clusters.provisioning.cattle.io"} 0"#),
             "{text}"
         );
-        hubs.watch_health.failed("clusters.management.cattle.io");
+        stores.watch_health.failed("clusters.management.cattle.io");
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(
             health.readiness(),
             Err("watches failing for more than 0s: clusters.management.cattle.io".into())
         );
-        hubs.watch_health.delivered("clusters.management.cattle.io");
+        stores
+            .watch_health
+            .delivered("clusters.management.cattle.io");
         assert!(health.is_ready());
     }
 }

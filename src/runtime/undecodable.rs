@@ -23,8 +23,7 @@ use crate::runtime::Context;
 use crate::runtime::decode::{DecodeError, decode_object};
 use crate::runtime::events::Note;
 use crate::runtime::metrics::Metrics;
-use crate::runtime::server::resource_name;
-use crate::runtime::stores::keep_own_managed_fields;
+use crate::runtime::watches::{keep_own_managed_fields, resource_name};
 
 /// Event reason and `Stalled` reason for an object drover cannot read.
 pub const REASON: &str = "Undecodable";

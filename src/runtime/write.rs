@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::consts::FIELD_MANAGER;
 use crate::runtime::Context;
-use crate::runtime::server::resource_name;
+use crate::runtime::watches::resource_name;
 
 /// A failed write, named after the action and carrying the object.
 #[derive(Debug, thiserror::Error)]
@@ -244,7 +244,7 @@ pub fn needs_apply<K: Resource + Serialize>(
         return true;
     };
     let owned = match own_fields(current.meta().managed_fields.as_deref(), subresource) {
-        // The caches keep the tree as a JSON string (`stores::keep_own_managed_fields`).
+        // The caches keep the tree as a JSON string (`watches::keep_own_managed_fields`).
         Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
             Ok(tree) => Some(std::borrow::Cow::Owned(tree)),
             Err(_) => return true,
@@ -764,7 +764,7 @@ mod tests {
             fields_v1: Some(FieldsV1(owned)),
             ..ManagedFieldsEntry::default()
         }]);
-        crate::runtime::stores::keep_own_managed_fields(&mut current);
+        crate::runtime::watches::keep_own_managed_fields(&mut current);
         let cached = current.metadata.managed_fields.as_ref().unwrap()[0]
             .fields_v1
             .as_ref()

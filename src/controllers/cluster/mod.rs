@@ -20,16 +20,17 @@ use kube::{Resource, ResourceExt};
 
 use self::counterpart::{Counterpart, legacy_counterpart, own_counterpart};
 use self::status::{Report, observe, status_unchanged, write_status};
-use super::{Error, Hubs, Shutdown, runner};
+use super::{Error, Shutdown, runner};
 use crate::api::{ClusterGroup, FleetCluster, MgmtCluster, ProvCluster};
 use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, finalizers};
-use crate::controllers::hubs::KUBECONFIG_SECRET_SUFFIX;
 use crate::mapping::cluster::{NameSource, chosen_mgmt_name, mgmt_name_for};
 use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
 use crate::mapping::status::desired_prov_status;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
+use crate::runtime::watches::KUBECONFIG_SECRET_SUFFIX;
+use crate::runtime::watches::Watches;
 
 pub const NAME: &str = "cluster";
 
@@ -104,42 +105,46 @@ fn provs_of_fleet(fleet: &FleetCluster) -> Vec<ObjectRef<ProvCluster>> {
     provs
 }
 
-pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn controller(
+    ctx: Arc<Context>,
+    watches: &Watches,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
     let pending = Pending::new(ctx.stores.prov.clone());
     let mut controller = Controller::for_stream(
-        pending.trigger(hubs.prov.subscribe()),
+        pending.trigger(watches.prov.subscribe()),
         ctx.stores.prov.clone(),
     );
     let for_mgmt = ctx.clone();
     let for_namespaces = ctx.clone();
     controller = controller
         .watches_stream(
-            hubs.mgmt.subscribe(),
+            watches.mgmt.subscribe(),
             pending.track(move |m: MgmtCluster| provs_of_mgmt(&for_mgmt, &m)),
         )
         .watches_stream(
-            hubs.fleet.subscribe(),
+            watches.fleet.subscribe(),
             pending.track(|f: FleetCluster| provs_of_fleet(&f)),
         )
         .watches_stream(
-            hubs.cluster_groups.subscribe(),
+            watches.cluster_groups.subscribe(),
             pending.track(|g: ClusterGroup| owner_prov(&g)),
         )
         // A workspace namespace appearing lets the prov clusters waiting for it proceed.
         .watches_stream(
-            hubs.namespaces.subscribe(),
+            watches.namespaces.subscribe(),
             pending.track(move |ns: PartialObjectMeta<Namespace>| {
                 provs_waiting_for(&for_namespaces, &ns)
             }),
         )
         // Control-plane taints feed the local cluster's tolerations.
         .watches_stream(
-            hubs.nodes.subscribe(),
+            watches.nodes.subscribe(),
             pending.track(|_: Node| {
                 Some(ObjectRef::<ProvCluster>::new(LOCAL_CLUSTER).within(LOCAL_WORKSPACE))
             }),
         );
-    if let Some(secrets) = &hubs.secrets {
+    if let Some(secrets) = &watches.secrets {
         controller = controller.watches_stream(
             secrets.subscribe(),
             pending.track(|s: PartialObjectMeta<Secret>| {

@@ -9,10 +9,10 @@ use super::fleet;
 use crate::api::{MgmtCluster, ProvCluster, find_condition};
 use crate::consts::conditions;
 use crate::controllers::Error;
-use crate::controllers::hubs::KUBECONFIG_SECRET_SUFFIX;
 use crate::mapping::status::{Observed, desired_prov_status};
 use crate::runtime::Context;
 use crate::runtime::events::Note;
+use crate::runtime::watches::KUBECONFIG_SECRET_SUFFIX;
 use crate::runtime::write::needs_apply;
 
 /// What a reconcile found, for the prov status.

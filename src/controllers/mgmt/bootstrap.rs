@@ -13,9 +13,10 @@ use tracing::warn;
 
 use crate::api::{MgmtCluster, MgmtClusterSpec};
 use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE};
-use crate::controllers::{Hubs, Shutdown};
+use crate::controllers::Shutdown;
 use crate::mapping::local::local_conditions_patch;
 use crate::runtime::Context;
+use crate::runtime::watches::Watches;
 
 fn local_cluster() -> MgmtCluster {
     MgmtCluster {
@@ -51,8 +52,8 @@ async fn ensure(ctx: &Context) -> Result<(), crate::runtime::write::WriteError> 
 }
 
 /// Ensures `local` at start, and again whenever an event touches it (deletion included).
-pub fn task(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
-    let events = hubs.mgmt.subscribe();
+pub fn task(ctx: Arc<Context>, watches: &Watches, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+    let events = watches.mgmt.subscribe();
     Box::pin(async move {
         let touched = events.filter_map(|e| async move {
             e.ok()

@@ -13,7 +13,7 @@ use kube::runtime::Controller;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
-use super::{Error, Hubs, Shutdown, runner};
+use super::{Error, Shutdown, runner};
 use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
 use crate::consts::finalizers;
 use crate::controllers::copies::{Unwanted, delete_unwanted_fleet_clusters};
@@ -27,17 +27,22 @@ use crate::mapping::names::is_legacy_name;
 use crate::runtime::Context;
 use crate::runtime::events::Note;
 use crate::runtime::queue::Pending;
+use crate::runtime::watches::Watches;
 
 pub const NAME: &str = "mgmt";
 
-pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn controller(
+    ctx: Arc<Context>,
+    watches: &Watches,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
     let pending = Pending::new(ctx.stores.mgmt.clone());
     let controller = Controller::for_stream(
-        pending.trigger(hubs.mgmt.subscribe()),
+        pending.trigger(watches.mgmt.subscribe()),
         ctx.stores.mgmt.clone(),
     )
     .watches_stream(
-        hubs.prov.subscribe(),
+        watches.prov.subscribe(),
         pending.track(|p: ProvCluster| {
             mgmt_name_for(&p).map(|name| ObjectRef::<MgmtCluster>::new(&name))
         }),

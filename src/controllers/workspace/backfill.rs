@@ -12,34 +12,35 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 
 use crate::api::{FleetCluster, FleetWorkspace, ProvCluster};
-use crate::controllers::{Error, Hubs};
+use crate::controllers::Error;
 use crate::mapping::workspace::backpopulated_workspace;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
+use crate::runtime::watches::Watches;
 
 type NamespaceMeta = PartialObjectMeta<Namespace>;
 
 pub fn controller(
     ctx: &Context,
-    hubs: &Hubs,
+    watches: &Watches,
     pending: &Arc<Pending<NamespaceMeta>>,
 ) -> Controller<NamespaceMeta> {
     let stores = &ctx.stores;
     Controller::for_stream(
-        pending.trigger(hubs.namespaces.subscribe()),
+        pending.trigger(watches.namespaces.subscribe()),
         stores.namespaces.clone(),
     )
     // Only clusters in a namespace without a workspace are news here.
-    .watches_stream(hubs.prov.subscribe(), {
+    .watches_stream(watches.prov.subscribe(), {
         let workspaces = stores.workspaces.clone();
         pending.track(move |prov: ProvCluster| without_workspace(&workspaces, prov.namespace()))
     })
-    .watches_stream(hubs.fleet.subscribe(), {
+    .watches_stream(watches.fleet.subscribe(), {
         let workspaces = stores.workspaces.clone();
         pending.track(move |fleet: FleetCluster| without_workspace(&workspaces, fleet.namespace()))
     })
     // A deleted workspace whose namespace still holds clusters comes back, unmanaged.
-    .watches_stream(hubs.workspaces.subscribe(), {
+    .watches_stream(watches.workspaces.subscribe(), {
         let workspaces = stores.workspaces.clone();
         pending.track(move |ws: FleetWorkspace| without_workspace(&workspaces, ws.metadata.name))
     })

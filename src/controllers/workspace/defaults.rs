@@ -17,22 +17,23 @@ use tracing::warn;
 use super::as_namespace;
 use crate::api::FleetWorkspace;
 use crate::consts::LOCAL_WORKSPACE;
-use crate::controllers::{Error, Hubs, Shutdown};
+use crate::controllers::{Error, Shutdown};
 use crate::mapping::workspace::{default_workspace, local_namespace, local_workspace};
 use crate::runtime::Context;
+use crate::runtime::watches::Watches;
 
 const NAME: &str = "workspace-defaults";
 
 /// Ensures the defaults when this replica becomes the leader and whenever one of them changes,
 /// retrying with the per-object backoff after a failure, until `shutdown` fires.
-pub fn keep(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn keep(ctx: Arc<Context>, watches: &Watches, shutdown: Shutdown) -> BoxFuture<'static, ()> {
     let default_name = ctx.config.default_workspace.clone();
-    let workspaces = hubs.workspaces.subscribe().filter_map(move |ws| {
+    let workspaces = watches.workspaces.subscribe().filter_map(move |ws| {
         let touched = ws.ok().and_then(|ws: FleetWorkspace| ws.metadata.name);
         let relevant = touched.is_some_and(|n| n == default_name || n == LOCAL_WORKSPACE);
         std::future::ready(relevant.then_some(()))
     });
-    let namespaces = hubs.namespaces.subscribe().filter_map(|ns| {
+    let namespaces = watches.namespaces.subscribe().filter_map(|ns| {
         let touched = ns
             .ok()
             .and_then(|ns: PartialObjectMeta<Namespace>| ns.metadata.name);

@@ -21,20 +21,25 @@ use kube::runtime::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
+use super::Shutdown;
 use super::runner::drive;
-use super::{Hubs, Shutdown};
 use crate::api::FleetWorkspace;
 use crate::consts::labels;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
+use crate::runtime::watches::Watches;
 
 /// The workspace loops, as one future that ends when `shutdown` fires.
-pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+pub fn controller(
+    ctx: Arc<Context>,
+    watches: &Watches,
+    shutdown: Shutdown,
+) -> BoxFuture<'static, ()> {
     let reporter = Arc::new(report::Reporter::default());
     let pending = Pending::new(ctx.stores.workspaces.clone());
     let workspaces = drive(
         "workspace",
-        workspace_controller(&ctx, hubs, &pending),
+        workspace_controller(&ctx, watches, &pending),
         pending,
         ctx.clone(),
         shutdown.clone(),
@@ -43,13 +48,13 @@ pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFutu
     let pending = Pending::new(ctx.stores.namespaces.clone());
     let backfill = drive(
         "workspace-backfill",
-        backfill::controller(&ctx, hubs, &pending),
+        backfill::controller(&ctx, watches, &pending),
         pending,
         ctx.clone(),
         shutdown.clone(),
         backfill::reconcile,
     );
-    let defaults = defaults::keep(ctx, hubs, shutdown);
+    let defaults = defaults::keep(ctx, watches, shutdown);
     Box::pin(async move {
         futures::join!(workspaces, backfill, defaults);
     })
@@ -57,35 +62,35 @@ pub fn controller(ctx: Arc<Context>, hubs: &Hubs, shutdown: Shutdown) -> BoxFutu
 
 fn workspace_controller(
     ctx: &Context,
-    hubs: &Hubs,
+    watches: &Watches,
     pending: &Arc<Pending<FleetWorkspace>>,
 ) -> Controller<FleetWorkspace> {
     let stores = &ctx.stores;
     Controller::for_stream(
-        pending.trigger(hubs.workspaces.subscribe()),
+        pending.trigger(watches.workspaces.subscribe()),
         stores.workspaces.clone(),
     )
     .watches_stream(
-        hubs.namespaces.subscribe(),
+        watches.namespaces.subscribe(),
         pending.track(|ns: PartialObjectMeta<Namespace>| {
             ns.metadata.name.as_deref().map(ObjectRef::new)
         }),
     )
     // Clusters matter to a workspace only while its deletion waits for them to go; cluster
     // status churn must not reconcile every workspace.
-    .watches_stream(hubs.prov.subscribe(), {
+    .watches_stream(watches.prov.subscribe(), {
         let workspaces = stores.workspaces.clone();
         pending.track(move |prov: crate::api::ProvCluster| deleting(&workspaces, prov.namespace()))
     })
-    .watches_stream(hubs.fleet.subscribe(), {
+    .watches_stream(watches.fleet.subscribe(), {
         let workspaces = stores.workspaces.clone();
         pending
             .track(move |fleet: crate::api::FleetCluster| deleting(&workspaces, fleet.namespace()))
     })
-    .watches_stream(hubs.role_bindings.subscribe(), pending.track(labelled))
-    .watches_stream(hubs.cluster_roles.subscribe(), pending.track(labelled))
+    .watches_stream(watches.role_bindings.subscribe(), pending.track(labelled))
+    .watches_stream(watches.cluster_roles.subscribe(), pending.track(labelled))
     .watches_stream(
-        hubs.cluster_role_bindings.subscribe(),
+        watches.cluster_role_bindings.subscribe(),
         pending.track(labelled),
     )
 }

@@ -1,7 +1,7 @@
-//! One watch per kind, shared by every controller: a reflector store for reads and a fan-out of
-//! every touched object (applied *and* deleted) to each subscribed controller. kube's own shared
-//! streams do not pass deletions on, and drover must react to a deleted fleet cluster or
-//! namespace by re-creating it.
+//! The shared watch of one kind: a reflector store for reads and a fan-out of every touched
+//! object (applied *and* deleted) to each subscribed controller. kube's own shared streams do not
+//! pass deletions on, and drover must react to a deleted fleet cluster or namespace by
+//! re-creating it.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -18,9 +18,10 @@ use tracing::warn;
 
 use crate::consts::FIELD_MANAGER;
 use crate::runtime::metrics::Metrics;
-use crate::runtime::server::resource_name;
 use crate::runtime::visible::parse;
 use crate::runtime::watch_health::WatchHealth;
+
+use super::resource_name;
 
 /// Drops everything from `metadata.managedFields` except drover's own entries, which the write
 /// layer needs to tell when a field it owns is no longer wanted. The rest is memory spent on

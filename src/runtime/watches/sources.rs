@@ -1,0 +1,162 @@
+//! How each kind is watched: what is asked of the API server and what is kept of each object.
+
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{Node, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::DynamicObject;
+use kube::core::PartialObjectMeta;
+use kube::discovery::ApiResource;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher::{self, watcher};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::consts::labels;
+use crate::runtime::metrics::Metrics;
+use crate::runtime::undecodable::{Undecodable, decoded};
+
+use super::KUBECONFIG_SECRET_SUFFIX;
+use super::hub::keep_own_managed_fields;
+
+/// The event streams of the watches. Each builder takes the cache the stream feeds, which names
+/// the kind (and which a decoded stream consults when an object stops fitting).
+pub(super) struct Sources<'a> {
+    pub client: &'a Client,
+    pub undecodable: &'a Undecodable,
+    pub metrics: &'a Arc<Metrics>,
+}
+
+/// Every object of a kind.
+pub(super) fn everything() -> watcher::Config {
+    watcher::Config::default()
+}
+
+/// The RBAC drover maintains for workspace creators, which it labels.
+pub(super) fn owned_rbac() -> watcher::Config {
+    watcher::Config::default().labels(labels::WORKSPACE)
+}
+
+type Events<K> = watcher::Result<watcher::Event<K>>;
+
+impl Sources<'_> {
+    /// A Rancher or Fleet kind, cluster-wide, watched as plain JSON and decoded one object at a
+    /// time ([`decoded`]); `status` says whether drover writes this kind's status (then a skipped
+    /// object also gets a condition).
+    pub fn decoded<K>(
+        &self,
+        store: Store<K>,
+        status: bool,
+    ) -> impl Stream<Item = Events<K>> + Send + 'static
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let api = Api::all_with(self.client.clone(), &ApiResource::erase::<K>(&()));
+        self.decode(api, store, status)
+    }
+
+    /// As [`Self::decoded`], in one namespace.
+    pub fn decoded_in<K>(
+        &self,
+        store: Store<K>,
+        namespace: &str,
+    ) -> impl Stream<Item = Events<K>> + Send + 'static
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let api = Api::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &ApiResource::erase::<K>(&()),
+        );
+        self.decode(api, store, false)
+    }
+
+    fn decode<K>(
+        &self,
+        api: Api<DynamicObject>,
+        store: Store<K>,
+        status: bool,
+    ) -> impl Stream<Item = Events<K>> + Send + 'static
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        decoded(
+            watcher(api, watcher::Config::default()).default_backoff(),
+            store,
+            self.undecodable.clone(),
+            self.metrics.clone(),
+            status,
+        )
+    }
+
+    /// One of Kubernetes' own kinds (the API server validates them), cluster-wide.
+    pub fn typed<K>(
+        &self,
+        _store: Store<K>,
+        config: watcher::Config,
+    ) -> impl Stream<Item = Events<K>> + Send + 'static
+    where
+        K: Resource<DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        watcher(Api::all(self.client.clone()), config)
+            .default_backoff()
+            .modify(keep_own_managed_fields)
+    }
+
+    /// Nodes without their status. Both control-plane labels matter (one is the fallback of the
+    /// other), and nodes are few: all of them.
+    pub fn nodes(&self, store: Store<Node>) -> impl Stream<Item = Events<Node>> + Send + 'static {
+        self.typed(store, everything())
+            .modify(|node| node.status = None)
+    }
+
+    /// CRD metadata: only the name and whether it is being deleted matter.
+    pub fn crds(
+        &self,
+        store: Store<PartialObjectMeta<CustomResourceDefinition>>,
+    ) -> impl Stream<Item = Events<PartialObjectMeta<CustomResourceDefinition>>> + Send + 'static
+    {
+        self.typed(store, everything()).modify(strip_metadata)
+    }
+
+    /// The existence of kubeconfig secrets (§C5): other secrets never enter the cache, and of
+    /// these only the name and namespace are kept.
+    pub fn kubeconfig_secrets(
+        &self,
+        store: Store<PartialObjectMeta<Secret>>,
+    ) -> impl Stream<Item = Events<PartialObjectMeta<Secret>>> + Send + 'static {
+        self.typed(store, everything())
+            .filter(|event| {
+                let keep = match event {
+                    Ok(
+                        watcher::Event::Apply(s)
+                        | watcher::Event::Delete(s)
+                        | watcher::Event::InitApply(s),
+                    ) => s
+                        .metadata
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.ends_with(KUBECONFIG_SECRET_SUFFIX)),
+                    _ => true,
+                };
+                std::future::ready(keep)
+            })
+            .modify(strip_metadata)
+    }
+}
+
+fn strip_metadata<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.labels = None;
+    meta.annotations = None;
+    meta.managed_fields = None;
+}
