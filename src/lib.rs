@@ -12,6 +12,8 @@ pub mod config;
 pub mod consts;
 pub mod controllers;
 pub mod crds;
+#[cfg(test)]
+mod fixtures;
 pub mod inspect;
 pub mod mapping;
 pub mod runtime;

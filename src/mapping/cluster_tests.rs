@@ -1,5 +1,7 @@
 use super::*;
 
+use crate::fixtures::{MGMT_UID, PROV_UID, mgmt, prov, string_map};
+
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector, Toleration};
 use serde_json::json;
 
@@ -8,55 +10,11 @@ use crate::api::{
     Condition, PodDisruptionBudgetSpec, ProvClusterStatus, WebhookDeploymentCustomization,
 };
 
-const PROV_UID: &str = "6c1f6d0c-3f0e-4a53-9d1c-1f2b3c4d5e6f";
-const MGMT_UID: &str = "0b7e2f7a-55aa-4c1e-8e0b-9a8f7e6d5c4b";
-
-fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// An imported prov cluster (no `rkeConfig`) with nothing recorded yet.
-fn prov(namespace: &str, name: &str, uid: &str) -> ProvCluster {
-    ProvCluster {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(namespace.into()),
-            uid: Some(uid.into()),
-            ..ObjectMeta::default()
-        },
-        spec: ProvClusterSpec::default(),
-        status: None,
-    }
-}
-
 fn recorded(cluster_name: &str) -> Option<ProvClusterStatus> {
     Some(ProvClusterStatus {
         cluster_name: Some(cluster_name.into()),
         ..ProvClusterStatus::default()
     })
-}
-
-fn mgmt(name: &str, workspace: Option<&str>) -> MgmtCluster {
-    MgmtCluster {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            uid: Some(MGMT_UID.into()),
-            ..ObjectMeta::default()
-        },
-        spec: MgmtClusterSpec {
-            fleet_workspace_name: workspace.map(Into::into),
-            ..MgmtClusterSpec::default()
-        },
-        status: None,
-    }
-}
-
-fn with_annotations(mut mgmt: MgmtCluster, annotations: BTreeMap<String, String>) -> MgmtCluster {
-    mgmt.metadata.annotations = Some(annotations);
-    mgmt
 }
 
 /// The marks Rancher wrote on children it created: objectset keys, no UID.
@@ -109,7 +67,7 @@ fn mgmt_env(name: &str, value: &str) -> EnvVar {
 
 #[test]
 fn a_prov_clusters_mgmt_name_comes_from_its_uid() {
-    let name = mgmt_name_for(&prov("fleet-default", "prod", PROV_UID)).expect("a name");
+    let name = mgmt_name_for(&prov("fleet-default", "prod")).expect("a name");
     assert_eq!(name, generated_mgmt_name(PROV_UID));
     assert!(name.starts_with("c-m-"));
     assert!(!is_legacy_name(&name));
@@ -117,10 +75,10 @@ fn a_prov_clusters_mgmt_name_comes_from_its_uid() {
 
 #[test]
 fn a_prov_clusters_mgmt_name_is_stable_whatever_else_changes() {
-    let before = prov("fleet-default", "prod", PROV_UID);
+    let before = prov("fleet-default", "prod");
     let after = ProvCluster {
         metadata: ObjectMeta {
-            labels: Some(map(&[("env", "prod")])),
+            labels: Some(string_map(&[("env", "prod")])),
             generation: Some(7),
             ..before.metadata.clone()
         },
@@ -136,15 +94,15 @@ fn a_prov_clusters_mgmt_name_is_stable_whatever_else_changes() {
 #[test]
 fn prov_clusters_with_different_uids_get_different_mgmt_names() {
     assert_ne!(
-        mgmt_name_for(&prov("fleet-default", "prod", "uid-1")),
-        mgmt_name_for(&prov("fleet-default", "prod", "uid-2"))
+        mgmt_name_for(&prov("fleet-default", "prod").with_uid("uid-1")),
+        mgmt_name_for(&prov("fleet-default", "prod").with_uid("uid-2"))
     );
 }
 
 #[test]
 fn the_annotation_names_the_mgmt_cluster_before_a_name_was_recorded() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(
         annotations::MANAGEMENT_CLUSTER_NAME,
         "c-m-chosen00",
     )]));
@@ -153,15 +111,15 @@ fn the_annotation_names_the_mgmt_cluster_before_a_name_was_recorded() {
 
 #[test]
 fn an_empty_annotation_leaves_the_name_to_the_uid() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(annotations::MANAGEMENT_CLUSTER_NAME, "")]));
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(annotations::MANAGEMENT_CLUSTER_NAME, "")]));
     assert_eq!(mgmt_name_for(&p), Some(generated_mgmt_name(PROV_UID)));
 }
 
 #[test]
 fn the_annotation_does_not_rename_a_cluster_whose_name_was_recorded() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(
         annotations::MANAGEMENT_CLUSTER_NAME,
         "c-m-later000",
     )]));
@@ -174,7 +132,7 @@ fn a_recorded_name_wins_over_the_uid_name() {
     // A prov cluster Rancher paired with a randomly generated name keeps that pairing.
     let p = ProvCluster {
         status: recorded("c-m-rancher0"),
-        ..prov("fleet-default", "prod", PROV_UID)
+        ..prov("fleet-default", "prod")
     };
     assert_eq!(mgmt_name_for(&p).as_deref(), Some("c-m-rancher0"));
 }
@@ -183,7 +141,7 @@ fn a_recorded_name_wins_over_the_uid_name() {
 fn an_empty_recorded_name_counts_as_not_recorded() {
     let p = ProvCluster {
         status: recorded(""),
-        ..prov("fleet-default", "prod", PROV_UID)
+        ..prov("fleet-default", "prod")
     };
     assert_eq!(mgmt_name_for(&p), Some(generated_mgmt_name(PROV_UID)));
 }
@@ -191,8 +149,8 @@ fn an_empty_recorded_name_counts_as_not_recorded() {
 #[test]
 fn a_legacy_prov_cluster_pairs_with_its_own_name() {
     for name in ["c-ab12c", "local"] {
-        let mut p = prov("fleet-default", name, PROV_UID);
-        p.metadata.annotations = Some(map(&[(
+        let mut p = prov("fleet-default", name);
+        p.metadata.annotations = Some(string_map(&[(
             annotations::MANAGEMENT_CLUSTER_NAME,
             "c-m-other000",
         )]));
@@ -203,11 +161,11 @@ fn a_legacy_prov_cluster_pairs_with_its_own_name() {
 
 #[test]
 fn a_prov_cluster_without_a_uid_or_a_name_has_no_mgmt_name_yet() {
-    let mut without_uid = prov("fleet-default", "prod", PROV_UID);
+    let mut without_uid = prov("fleet-default", "prod");
     without_uid.metadata.uid = None;
     assert_eq!(mgmt_name_for(&without_uid), None);
 
-    let mut without_name = prov("fleet-default", "prod", PROV_UID);
+    let mut without_name = prov("fleet-default", "prod");
     without_name.metadata.name = None;
     assert_eq!(mgmt_name_for(&without_name), None);
 }
@@ -216,37 +174,31 @@ fn a_prov_cluster_without_a_uid_or_a_name_has_no_mgmt_name_yet() {
 
 #[test]
 fn a_mgmt_cluster_marked_for_this_prov_cluster_is_ours() {
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let m = with_annotations(mgmt("c-m-abcdefgh", None), OwnerMarks::of(&p).annotations());
+    let p = prov("fleet-default", "prod");
+    let m = mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&p).annotations());
     assert_eq!(claim(&p, &m), Claim::Ours);
 }
 
 #[test]
 fn a_mgmt_cluster_rancher_created_for_this_prov_cluster_is_ours() {
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let m = with_annotations(mgmt("c-m-abcdefgh", None), rancher_marks_of(&p));
+    let p = prov("fleet-default", "prod");
+    let m = mgmt("c-m-abcdefgh").with_annotations(rancher_marks_of(&p));
     assert_eq!(claim(&p, &m), Claim::Ours);
 }
 
 #[test]
 fn a_mgmt_cluster_created_for_a_deleted_prov_cluster_of_the_same_name_is_foreign() {
-    let old = prov("fleet-default", "prod", "uid-old");
-    let recreated = prov("fleet-default", "prod", "uid-new");
-    let m = with_annotations(
-        mgmt("c-m-abcdefgh", None),
-        OwnerMarks::of(&old).annotations(),
-    );
+    let old = prov("fleet-default", "prod").with_uid("uid-old");
+    let recreated = prov("fleet-default", "prod").with_uid("uid-new");
+    let m = mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&old).annotations());
     assert!(matches!(claim(&recreated, &m), Claim::Foreign(_)));
 }
 
 #[test]
 fn a_mgmt_cluster_created_for_another_prov_cluster_is_foreign_and_the_message_names_it() {
-    let other = prov("fleet-default", "other", "uid-other");
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let m = with_annotations(
-        mgmt("c-m-abcdefgh", None),
-        OwnerMarks::of(&other).annotations(),
-    );
+    let other = prov("fleet-default", "other").with_uid("uid-other");
+    let p = prov("fleet-default", "prod");
+    let m = mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&other).annotations());
     assert_eq!(
         claim(&p, &m),
         Claim::Foreign(
@@ -259,23 +211,17 @@ fn a_mgmt_cluster_created_for_another_prov_cluster_is_foreign_and_the_message_na
 
 #[test]
 fn a_mgmt_cluster_created_for_a_namesake_in_another_workspace_is_foreign() {
-    let namesake = prov("team-a", "prod", PROV_UID);
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let m = with_annotations(
-        mgmt("c-m-abcdefgh", None),
-        OwnerMarks::of(&namesake).annotations(),
-    );
+    let namesake = prov("team-a", "prod");
+    let p = prov("fleet-default", "prod");
+    let m = mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&namesake).annotations());
     assert!(matches!(claim(&p, &m), Claim::Foreign(_)));
 }
 
 #[test]
 fn a_mgmt_cluster_owned_by_a_cluster_scoped_object_is_foreign_and_the_message_has_no_namespace() {
-    let owner = mgmt("c-owner", None);
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let m = with_annotations(
-        mgmt("c-m-abcdefgh", None),
-        OwnerMarks::of(&owner).annotations(),
-    );
+    let owner = mgmt("c-owner");
+    let p = prov("fleet-default", "prod");
+    let m = mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&owner).annotations());
     assert_eq!(
         claim(&p, &m),
         Claim::Foreign(
@@ -290,10 +236,10 @@ fn an_unmarked_mgmt_cluster_this_prov_cluster_recorded_is_still_foreign() {
     // Anyone who may write the prov status can record any name there: status is not proof.
     let p = ProvCluster {
         status: recorded("c-m-abcdefgh"),
-        ..prov("fleet-default", "prod", PROV_UID)
+        ..prov("fleet-default", "prod")
     };
     assert_eq!(
-        claim(&p, &mgmt("c-m-abcdefgh", None)),
+        claim(&p, &mgmt("c-m-abcdefgh")),
         Claim::Foreign(
             "mgmt cluster c-m-abcdefgh exists and was not created for this cluster".into()
         )
@@ -304,10 +250,10 @@ fn an_unmarked_mgmt_cluster_this_prov_cluster_recorded_is_still_foreign() {
 fn a_legacy_mgmt_cluster_a_prov_status_names_is_foreign() {
     let p = ProvCluster {
         status: recorded("c-ab12c"),
-        ..prov("fleet-default", "prod", PROV_UID)
+        ..prov("fleet-default", "prod")
     };
     assert!(matches!(
-        claim(&p, &mgmt("c-ab12c", Some("fleet-default"))),
+        claim(&p, &mgmt("c-ab12c").in_workspace("fleet-default")),
         Claim::Foreign(_)
     ));
 }
@@ -316,13 +262,13 @@ fn a_legacy_mgmt_cluster_a_prov_status_names_is_foreign() {
 
 #[test]
 fn the_chosen_mgmt_name_says_where_it_comes_from() {
-    let fresh = prov("fleet-default", "prod", PROV_UID);
+    let fresh = prov("fleet-default", "prod");
     assert_eq!(
         chosen_mgmt_name(&fresh),
         Some((generated_mgmt_name(PROV_UID), NameSource::Generated))
     );
     let mut annotated = fresh.clone();
-    annotated.metadata.annotations = Some(map(&[(
+    annotated.metadata.annotations = Some(string_map(&[(
         annotations::MANAGEMENT_CLUSTER_NAME,
         "c-m-chosen00",
     )]));
@@ -337,7 +283,7 @@ fn the_chosen_mgmt_name_says_where_it_comes_from() {
         Some(("c-m-first000".into(), NameSource::Recorded))
     );
     assert_eq!(
-        chosen_mgmt_name(&prov("fleet-default", "c-ab12c", PROV_UID)),
+        chosen_mgmt_name(&prov("fleet-default", "c-ab12c")),
         Some(("c-ab12c".into(), NameSource::Legacy))
     );
 }
@@ -376,7 +322,7 @@ fn an_invalid_mgmt_name_is_refused() {
 
 #[test]
 fn a_mgmt_name_bound_to_another_prov_cluster_is_refused_naming_it() {
-    let other = prov("team-a", "other", "uid-other");
+    let other = prov("team-a", "other").with_uid("uid-other");
     let message =
         mgmt_name_refusal("c-m-abcdefgh", NameSource::Annotated, Some(&other)).expect("refused");
     assert!(
@@ -396,13 +342,13 @@ fn a_valid_unbound_mgmt_name_is_accepted() {
 
 #[test]
 fn a_name_another_prov_cluster_recorded_or_derives_from_its_uid_is_bound_to_it() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     let recording = ProvCluster {
         status: recorded("c-m-taken000"),
-        ..prov("team-a", "other", "uid-other")
+        ..prov("team-a", "other").with_uid("uid-other")
     };
     assert!(is_bound_elsewhere(&p, &recording, "c-m-taken000"));
-    let fresh = prov("team-a", "fresh", "uid-fresh");
+    let fresh = prov("team-a", "fresh").with_uid("uid-fresh");
     assert!(is_bound_elsewhere(
         &p,
         &fresh,
@@ -415,7 +361,7 @@ fn a_name_another_prov_cluster_recorded_or_derives_from_its_uid_is_bound_to_it()
 fn a_name_is_never_bound_elsewhere_by_the_prov_cluster_itself() {
     let p = ProvCluster {
         status: recorded("c-m-abcdefgh"),
-        ..prov("fleet-default", "prod", PROV_UID)
+        ..prov("fleet-default", "prod")
     };
     assert!(!is_bound_elsewhere(&p, &p, "c-m-abcdefgh"));
     assert!(!is_bound_elsewhere(&p, &p, &generated_mgmt_name(PROV_UID)));
@@ -424,10 +370,10 @@ fn a_name_is_never_bound_elsewhere_by_the_prov_cluster_itself() {
 #[test]
 fn a_name_another_prov_cluster_recorded_differently_is_not_bound_by_its_uid() {
     // Its UID-derived name was never used: the recorded one is its counterpart.
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     let other = ProvCluster {
         status: recorded("c-m-rancher0"),
-        ..prov("team-a", "other", "uid-other")
+        ..prov("team-a", "other").with_uid("uid-other")
     };
     assert!(!is_bound_elsewhere(
         &p,
@@ -440,40 +386,38 @@ fn a_name_another_prov_cluster_recorded_differently_is_not_bound_by_its_uid() {
 
 #[test]
 fn only_the_prov_cluster_in_the_mgmt_workspace_represents_a_legacy_mgmt_cluster() {
-    let m = mgmt("c-ab12c", Some("team-a"));
-    let rightful = prov("team-a", "c-ab12c", PROV_UID);
+    let m = mgmt("c-ab12c").in_workspace("team-a");
+    let rightful = prov("team-a", "c-ab12c");
     assert_eq!(
         legacy_representation_refusal(&rightful, &m, "fleet-default"),
         None
     );
-    let elsewhere = prov("team-b", "c-ab12c", PROV_UID);
+    let elsewhere = prov("team-b", "c-ab12c");
     let message = legacy_representation_refusal(&elsewhere, &m, "fleet-default").expect("refused");
     assert!(message.contains("team-a/c-ab12c"), "{message}");
 }
 
 #[test]
 fn an_externally_managed_legacy_cluster_without_workspace_is_represented_in_the_default() {
-    let m = with_annotations(
-        mgmt("c-ab12c", None),
-        map(&[(annotations::EXTERNALLY_MANAGED, "true")]),
-    );
-    let p = prov("fleet-default", "c-ab12c", PROV_UID);
+    let m =
+        mgmt("c-ab12c").with_annotations(string_map(&[(annotations::EXTERNALLY_MANAGED, "true")]));
+    let p = prov("fleet-default", "c-ab12c");
     assert_eq!(legacy_representation_refusal(&p, &m, "fleet-default"), None);
 }
 
 #[test]
 fn a_legacy_cluster_without_workspace_is_represented_by_no_prov_cluster() {
-    let m = mgmt("c-ab12c", None);
-    let p = prov("fleet-default", "c-ab12c", PROV_UID);
+    let m = mgmt("c-ab12c");
+    let p = prov("fleet-default", "c-ab12c");
     let message = legacy_representation_refusal(&p, &m, "fleet-default").expect("refused");
     assert!(message.contains("no workspace"), "{message}");
 }
 
 #[test]
 fn an_unmarked_mgmt_cluster_this_prov_cluster_did_not_record_is_foreign() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     assert_eq!(
-        claim(&p, &mgmt("c-m-abcdefgh", None)),
+        claim(&p, &mgmt("c-m-abcdefgh")),
         Claim::Foreign(
             "mgmt cluster c-m-abcdefgh exists and was not created for this cluster".into()
         )
@@ -482,15 +426,12 @@ fn an_unmarked_mgmt_cluster_this_prov_cluster_did_not_record_is_foreign() {
 
 #[test]
 fn marks_naming_another_owner_win_over_a_recorded_name() {
-    let other = prov("fleet-default", "other", "uid-other");
+    let other = prov("fleet-default", "other").with_uid("uid-other");
     let p = ProvCluster {
         status: recorded("c-m-abcdefgh"),
-        ..prov("fleet-default", "prod", PROV_UID)
+        ..prov("fleet-default", "prod")
     };
-    let m = with_annotations(
-        mgmt("c-m-abcdefgh", None),
-        OwnerMarks::of(&other).annotations(),
-    );
+    let m = mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&other).annotations());
     assert!(matches!(claim(&p, &m), Claim::Foreign(_)));
 }
 
@@ -498,10 +439,10 @@ fn marks_naming_another_owner_win_over_a_recorded_name() {
 
 #[test]
 fn a_new_child_is_marked_with_rancher_keys_and_the_owner_uid() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     assert_eq!(
         marks_for_child(&p, None),
-        map(&[
+        string_map(&[
             (
                 annotations::OWNER_GVK,
                 "provisioning.cattle.io/v1, Kind=Cluster"
@@ -515,7 +456,7 @@ fn a_new_child_is_marked_with_rancher_keys_and_the_owner_uid() {
 
 #[test]
 fn a_child_of_a_cluster_scoped_owner_is_marked_with_an_empty_namespace() {
-    let marks = marks_for_child(&mgmt("c-ab12c", None), None);
+    let marks = marks_for_child(&mgmt("c-ab12c"), None);
     assert_eq!(
         marks[annotations::OWNER_GVK],
         "management.cattle.io/v3, Kind=Cluster"
@@ -526,22 +467,22 @@ fn a_child_of_a_cluster_scoped_owner_is_marked_with_an_empty_namespace() {
 
 #[test]
 fn a_child_drover_marked_keeps_its_uid_mark() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     let existing = OwnerMarks::of(&p).annotations();
     assert_eq!(marks_for_child(&p, Some(&existing)), existing);
 }
 
 #[test]
 fn a_child_rancher_created_is_adopted_without_adding_a_uid_mark() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     let existing = rancher_marks_of(&p);
     assert_eq!(marks_for_child(&p, Some(&existing)), existing);
 }
 
 #[test]
 fn a_child_without_objectset_marks_gets_the_uid_mark() {
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let existing = map(&[("team", "a")]);
+    let p = prov("fleet-default", "prod");
+    let existing = string_map(&[("team", "a")]);
     assert_eq!(
         marks_for_child(&p, Some(&existing))[annotations::OWNER_UID],
         PROV_UID
@@ -552,9 +493,9 @@ fn a_child_without_objectset_marks_gets_the_uid_mark() {
 
 #[test]
 fn a_prov_clusters_mgmt_cluster_carries_its_name_labels_annotations_and_marks() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.labels = Some(map(&[("env", "prod")]));
-    p.metadata.annotations = Some(map(&[
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.labels = Some(string_map(&[("env", "prod")]));
+    p.metadata.annotations = Some(string_map(&[
         ("team", "a"),
         (annotations::DESCRIPTION, "the production cluster"),
     ]));
@@ -562,10 +503,13 @@ fn a_prov_clusters_mgmt_cluster_carries_its_name_labels_annotations_and_marks() 
 
     assert_eq!(desired.metadata.name.as_deref(), Some("c-m-abcdefgh"));
     assert_eq!(desired.metadata.namespace, None);
-    assert_eq!(desired.metadata.labels, Some(map(&[("env", "prod")])));
+    assert_eq!(
+        desired.metadata.labels,
+        Some(string_map(&[("env", "prod")]))
+    );
     assert_eq!(
         desired.metadata.annotations,
-        Some(map(&[
+        Some(string_map(&[
             ("team", "a"),
             (annotations::DESCRIPTION, "the production cluster"),
             (annotations::ADMINISTRATED, "false"),
@@ -583,7 +527,7 @@ fn a_prov_clusters_mgmt_cluster_carries_its_name_labels_annotations_and_marks() 
 
 #[test]
 fn a_prov_cluster_without_labels_gives_a_mgmt_cluster_without_labels() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
+    let mut p = prov("fleet-default", "prod");
     p.metadata.labels = Some(BTreeMap::new());
     assert_eq!(
         desired_mgmt_cluster(&p, "c-m-abcdefgh", None)
@@ -595,8 +539,11 @@ fn a_prov_cluster_without_labels_gives_a_mgmt_cluster_without_labels() {
 
 #[test]
 fn the_mgmt_spec_copies_name_description_and_customizations_from_the_prov_cluster() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(annotations::DESCRIPTION, "the production cluster")]));
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(
+        annotations::DESCRIPTION,
+        "the production cluster",
+    )]));
     p.spec = ProvClusterSpec {
         agent_env_vars: Some(vec![prov_env("HTTP_PROXY", "http://proxy:3128")]),
         cluster_agent_deployment_customization: Some(tolerating("cluster-agent")),
@@ -622,7 +569,7 @@ fn the_mgmt_spec_copies_name_description_and_customizations_from_the_prov_cluste
 
 #[test]
 fn a_prov_cluster_without_a_description_gives_a_mgmt_cluster_without_one() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     assert_eq!(
         desired_mgmt_cluster(&p, "c-m-abcdefgh", None)
             .spec
@@ -633,7 +580,7 @@ fn a_prov_cluster_without_a_description_gives_a_mgmt_cluster_without_one() {
 
 #[test]
 fn a_provisioned_prov_cluster_makes_its_mgmt_cluster_administrated() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
+    let mut p = prov("fleet-default", "prod");
     p.spec.rke_config = Some(json!({}));
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", None);
     assert_eq!(
@@ -644,7 +591,7 @@ fn a_provisioned_prov_cluster_makes_its_mgmt_cluster_administrated() {
 
 #[test]
 fn an_imported_prov_cluster_makes_its_mgmt_cluster_not_administrated() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", None);
     assert_eq!(
         desired.metadata.annotations.expect("annotations")[annotations::ADMINISTRATED],
@@ -654,8 +601,8 @@ fn an_imported_prov_cluster_makes_its_mgmt_cluster_not_administrated() {
 
 #[test]
 fn the_administrated_annotation_is_drovers_whatever_the_prov_cluster_says() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(annotations::ADMINISTRATED, "true")]));
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(annotations::ADMINISTRATED, "true")]));
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", None);
     assert_eq!(
         desired.metadata.annotations.expect("annotations")[annotations::ADMINISTRATED],
@@ -665,29 +612,29 @@ fn the_administrated_annotation_is_drovers_whatever_the_prov_cluster_says() {
 
 #[test]
 fn the_workspace_annotation_wins_over_the_mgmt_value_and_the_prov_namespace() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(annotations::FLEET_WORKSPACE_NAME, "team-a")]));
-    let existing = mgmt("c-m-abcdefgh", Some("team-b"));
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(annotations::FLEET_WORKSPACE_NAME, "team-a")]));
+    let existing = mgmt("c-m-abcdefgh").in_workspace("team-b");
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing));
     assert_eq!(desired.spec.fleet_workspace_name.as_deref(), Some("team-a"));
 }
 
 #[test]
 fn a_move_done_on_the_mgmt_side_sticks() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
+    let mut p = prov("fleet-default", "prod");
     p.spec.rke_config = Some(json!({}));
-    let existing = mgmt("c-m-abcdefgh", Some("team-b"));
+    let existing = mgmt("c-m-abcdefgh").in_workspace("team-b");
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing));
     assert_eq!(desired.spec.fleet_workspace_name.as_deref(), Some("team-b"));
 }
 
 #[test]
 fn without_annotation_or_mgmt_value_the_workspace_is_the_prov_namespace() {
-    let p = prov("team-c", "prod", PROV_UID);
+    let p = prov("team-c", "prod");
     for existing in [
         None,
-        Some(mgmt("c-m-abcdefgh", None)),
-        Some(mgmt("c-m-abcdefgh", Some(""))),
+        Some(mgmt("c-m-abcdefgh")),
+        Some(mgmt("c-m-abcdefgh").in_workspace("")),
     ] {
         let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", existing.as_ref());
         assert_eq!(desired.spec.fleet_workspace_name.as_deref(), Some("team-c"));
@@ -696,19 +643,19 @@ fn without_annotation_or_mgmt_value_the_workspace_is_the_prov_namespace() {
 
 #[test]
 fn an_empty_workspace_annotation_is_ignored() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(annotations::FLEET_WORKSPACE_NAME, "")]));
-    let existing = mgmt("c-m-abcdefgh", Some("team-b"));
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(annotations::FLEET_WORKSPACE_NAME, "")]));
+    let existing = mgmt("c-m-abcdefgh").in_workspace("team-b");
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing));
     assert_eq!(desired.spec.fleet_workspace_name.as_deref(), Some("team-b"));
 }
 
 #[test]
 fn a_provisioned_prov_cluster_is_the_source_of_truth_for_an_existing_mgmt_cluster() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
+    let mut p = prov("fleet-default", "prod");
     p.spec.rke_config = Some(json!({"machineGlobalConfig": {}}));
     p.spec.fleet_agent_deployment_customization = Some(tolerating("from-prov"));
-    let mut existing = mgmt("c-m-abcdefgh", Some("fleet-default"));
+    let mut existing = mgmt("c-m-abcdefgh").in_workspace("fleet-default");
     existing.spec.display_name = Some("renamed on the mgmt side".into());
     existing.spec.description = Some("old".into());
     existing.spec.fleet_agent_deployment_customization = Some(tolerating("from-mgmt"));
@@ -726,8 +673,8 @@ fn a_provisioned_prov_cluster_is_the_source_of_truth_for_an_existing_mgmt_cluste
 
 #[test]
 fn an_imported_prov_cluster_keeps_the_mgmt_values_and_fills_only_missing_ones() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(annotations::DESCRIPTION, "from prov")]));
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(annotations::DESCRIPTION, "from prov")]));
     p.spec = ProvClusterSpec {
         agent_env_vars: Some(vec![prov_env("FROM", "prov")]),
         cluster_agent_deployment_customization: Some(tolerating("prov-cluster-agent")),
@@ -750,7 +697,7 @@ fn an_imported_prov_cluster_keeps_the_mgmt_values_and_fills_only_missing_ones() 
                 private_registry_pull_secrets: None,
             }),
         },
-        ..mgmt("c-m-abcdefgh", None)
+        ..mgmt("c-m-abcdefgh")
     };
     assert_eq!(
         desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing)).spec,
@@ -771,17 +718,17 @@ fn an_imported_prov_cluster_keeps_the_mgmt_values_and_fills_only_missing_ones() 
 
 #[test]
 fn an_imported_prov_cluster_still_moves_its_mgmt_cluster_by_annotation() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
-    p.metadata.annotations = Some(map(&[(annotations::FLEET_WORKSPACE_NAME, "team-a")]));
-    let existing = mgmt("c-m-abcdefgh", Some("team-b"));
+    let mut p = prov("fleet-default", "prod");
+    p.metadata.annotations = Some(string_map(&[(annotations::FLEET_WORKSPACE_NAME, "team-a")]));
+    let existing = mgmt("c-m-abcdefgh").in_workspace("team-b");
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing));
     assert_eq!(desired.spec.fleet_workspace_name.as_deref(), Some("team-a"));
 }
 
 #[test]
 fn an_imported_prov_cluster_keeps_an_internal_mgmt_value() {
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let mut existing = mgmt("c-m-abcdefgh", Some("fleet-default"));
+    let p = prov("fleet-default", "prod");
+    let mut existing = mgmt("c-m-abcdefgh").in_workspace("fleet-default");
     existing.spec.internal = Some(true);
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing));
     assert_eq!(desired.spec.internal, Some(true));
@@ -789,11 +736,10 @@ fn an_imported_prov_cluster_keeps_an_internal_mgmt_value() {
 
 #[test]
 fn a_mgmt_cluster_rancher_created_is_adopted_without_adding_a_uid_mark() {
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let existing = with_annotations(
-        mgmt("c-m-abcdefgh", Some("fleet-default")),
-        rancher_marks_of(&p),
-    );
+    let p = prov("fleet-default", "prod");
+    let existing = mgmt("c-m-abcdefgh")
+        .in_workspace("fleet-default")
+        .with_annotations(rancher_marks_of(&p));
     let annotations_out = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing))
         .metadata
         .annotations
@@ -804,11 +750,10 @@ fn a_mgmt_cluster_rancher_created_is_adopted_without_adding_a_uid_mark() {
 
 #[test]
 fn a_mgmt_cluster_drover_created_keeps_its_uid_mark() {
-    let p = prov("fleet-default", "prod", PROV_UID);
-    let existing = with_annotations(
-        mgmt("c-m-abcdefgh", Some("fleet-default")),
-        OwnerMarks::of(&p).annotations(),
-    );
+    let p = prov("fleet-default", "prod");
+    let existing = mgmt("c-m-abcdefgh")
+        .in_workspace("fleet-default")
+        .with_annotations(OwnerMarks::of(&p).annotations());
     let annotations_out = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing))
         .metadata
         .annotations
@@ -877,9 +822,9 @@ fn upstream_mgmt_cluster() -> MgmtCluster {
 
 #[test]
 fn a_desired_mgmt_cluster_serialises_without_any_field_drover_does_not_own() {
-    let mut provisioned = prov("fleet-default", "prod", PROV_UID);
+    let mut provisioned = prov("fleet-default", "prod");
     provisioned.spec.rke_config = Some(json!({"machineGlobalConfig": {"cni": "calico"}}));
-    let imported = prov("fleet-default", "prod", PROV_UID);
+    let imported = prov("fleet-default", "prod");
     let existing = upstream_mgmt_cluster();
 
     for p in [provisioned, imported] {
@@ -965,7 +910,7 @@ fn an_upstream_mgmt_cluster_is_read_for_the_fields_drover_models() {
 
 #[test]
 fn a_legacy_mgmt_clusters_prov_cluster_is_named_after_it_in_the_given_workspace() {
-    let m = mgmt("c-ab12c", Some("team-a"));
+    let m = mgmt("c-ab12c").in_workspace("team-a");
     let desired = desired_legacy_prov_cluster(&m, "team-a", None);
     assert_eq!(desired.metadata.name.as_deref(), Some("c-ab12c"));
     assert_eq!(desired.metadata.namespace.as_deref(), Some("team-a"));
@@ -974,15 +919,15 @@ fn a_legacy_mgmt_clusters_prov_cluster_is_named_after_it_in_the_given_workspace(
 
 #[test]
 fn a_legacy_prov_cluster_carries_the_mgmt_labels_and_annotations_export_cleaned() {
-    let mut m = mgmt("c-ab12c", Some("fleet-default"));
-    m.metadata.labels = Some(map(&[
+    let mut m = mgmt("c-ab12c").in_workspace("fleet-default");
+    m.metadata.labels = Some(string_map(&[
         ("env", "prod"),
         // No `cattle.io/` in the key: kept, as Rancher keeps it.
         ("provider.cattle.io", "k3s"),
         ("cattle.io/creator", "norman"),
         ("management.cattle.io/cluster-name", "c-ab12c"),
     ]));
-    m.metadata.annotations = Some(map(&[
+    m.metadata.annotations = Some(string_map(&[
         ("team", "a"),
         ("field.cattle.io/creatorId", "u-abc"),
         ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
@@ -993,11 +938,14 @@ fn a_legacy_prov_cluster_carries_the_mgmt_labels_and_annotations_export_cleaned(
 
     assert_eq!(
         desired.metadata.labels,
-        Some(map(&[("env", "prod"), ("provider.cattle.io", "k3s")]))
+        Some(string_map(&[
+            ("env", "prod"),
+            ("provider.cattle.io", "k3s")
+        ]))
     );
     assert_eq!(
         desired.metadata.annotations,
-        Some(map(&[
+        Some(string_map(&[
             ("team", "a"),
             (
                 annotations::MANAGEMENT_CLUSTER_DISPLAY_NAME,
@@ -1016,8 +964,8 @@ fn a_legacy_prov_cluster_carries_the_mgmt_labels_and_annotations_export_cleaned(
 
 #[test]
 fn a_legacy_prov_cluster_whose_mgmt_labels_are_all_cleaned_away_has_no_labels() {
-    let mut m = mgmt("c-ab12c", Some("fleet-default"));
-    m.metadata.labels = Some(map(&[
+    let mut m = mgmt("c-ab12c").in_workspace("fleet-default");
+    m.metadata.labels = Some(string_map(&[
         ("cattle.io/creator", "norman"),
         ("kubectl.kubernetes.io/default-container", "agent"),
     ]));
@@ -1031,7 +979,7 @@ fn a_legacy_prov_cluster_whose_mgmt_labels_are_all_cleaned_away_has_no_labels() 
 
 #[test]
 fn a_legacy_prov_cluster_of_a_mgmt_cluster_without_display_name_has_an_empty_display_name() {
-    let m = mgmt("c-ab12c", Some("fleet-default"));
+    let m = mgmt("c-ab12c").in_workspace("fleet-default");
     let annotations_out = desired_legacy_prov_cluster(&m, "fleet-default", None)
         .metadata
         .annotations
@@ -1044,7 +992,7 @@ fn a_legacy_prov_cluster_of_a_mgmt_cluster_without_display_name_has_an_empty_dis
 
 #[test]
 fn a_legacy_prov_cluster_copies_the_customizations_and_has_no_rke_config() {
-    let mut m = mgmt("c-ab12c", Some("fleet-default"));
+    let mut m = mgmt("c-ab12c").in_workspace("fleet-default");
     m.spec = MgmtClusterSpec {
         agent_env_vars: Some(vec![mgmt_env("HTTPS_PROXY", "http://proxy:3128")]),
         cluster_agent_deployment_customization: Some(tolerating("cluster-agent")),
@@ -1100,9 +1048,9 @@ fn every_webhook_customization_field_survives_the_copy_to_the_mgmt_cluster() {
 
 #[test]
 fn an_imported_prov_cluster_fills_a_missing_mgmt_webhook_customization_whole() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
+    let mut p = prov("fleet-default", "prod");
     p.spec.webhook_deployment_customization = Some(webhook("prov-webhook"));
-    let existing = mgmt("c-m-abcdefgh", Some("fleet-default"));
+    let existing = mgmt("c-m-abcdefgh").in_workspace("fleet-default");
     let spec = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing)).spec;
     let copied = spec.webhook_deployment_customization.expect("copied");
     assert_eq!(copied.replica_count, Some(3));
@@ -1132,7 +1080,7 @@ fn every_webhook_customization_field_survives_the_copy_to_a_legacy_prov_cluster(
 
 #[test]
 fn prov_env_vars_become_kubernetes_env_vars_on_the_mgmt_cluster() {
-    let mut p = prov("fleet-default", "prod", PROV_UID);
+    let mut p = prov("fleet-default", "prod");
     p.spec.agent_env_vars = Some(vec![
         prov_env("HTTP_PROXY", "http://proxy:3128"),
         RkeEnvVar {
@@ -1151,7 +1099,7 @@ fn prov_env_vars_become_kubernetes_env_vars_on_the_mgmt_cluster() {
 #[test]
 fn a_mgmt_env_var_from_a_secret_keeps_only_its_name_on_the_legacy_prov_cluster() {
     // Rancher's prov type has no valueFrom; the prov copy of a legacy cluster is for display.
-    let mut m = mgmt("c-ab12c", Some("fleet-default"));
+    let mut m = mgmt("c-ab12c").in_workspace("fleet-default");
     m.spec.agent_env_vars = Some(vec![
         mgmt_env("A", "1"),
         EnvVar {
@@ -1198,7 +1146,7 @@ fn a_prov_env_var_without_a_name_is_read_as_rancher_allows_it() {
 
 #[test]
 fn edits_on_the_mgmt_side_flow_to_the_legacy_prov_cluster() {
-    let mut m = mgmt("c-ab12c", Some("fleet-default"));
+    let mut m = mgmt("c-ab12c").in_workspace("fleet-default");
     m.spec.fleet_agent_deployment_customization = Some(tolerating("new"));
     let existing = ProvCluster {
         spec: ProvClusterSpec {
@@ -1206,7 +1154,7 @@ fn edits_on_the_mgmt_side_flow_to_the_legacy_prov_cluster() {
             agent_env_vars: Some(vec![prov_env("OLD", "1")]),
             ..ProvClusterSpec::default()
         },
-        ..prov("fleet-default", "c-ab12c", PROV_UID)
+        ..prov("fleet-default", "c-ab12c")
     };
     let desired = desired_legacy_prov_cluster(&m, "fleet-default", Some(&existing));
     assert_eq!(
@@ -1218,8 +1166,8 @@ fn edits_on_the_mgmt_side_flow_to_the_legacy_prov_cluster() {
 
 #[test]
 fn a_legacy_prov_cluster_rancher_created_is_adopted_without_adding_a_uid_mark() {
-    let m = mgmt("c-ab12c", Some("fleet-default"));
-    let mut existing = prov("fleet-default", "c-ab12c", PROV_UID);
+    let m = mgmt("c-ab12c").in_workspace("fleet-default");
+    let mut existing = prov("fleet-default", "c-ab12c");
     existing.metadata.annotations = Some(rancher_marks_of(&m));
     let annotations_out = desired_legacy_prov_cluster(&m, "fleet-default", Some(&existing))
         .metadata
@@ -1242,15 +1190,14 @@ fn a_legacy_prov_cluster_serialises_without_rke_config_or_status() {
 // workspace_to_assign and legacy_prov_workspace
 
 fn externally_managed(value: &str, workspace: Option<&str>) -> MgmtCluster {
-    with_annotations(
-        mgmt("c-ab12c", workspace),
-        map(&[(annotations::EXTERNALLY_MANAGED, value)]),
-    )
+    mgmt("c-ab12c")
+        .with_workspace(workspace)
+        .with_annotations(string_map(&[(annotations::EXTERNALLY_MANAGED, value)]))
 }
 
 #[test]
 fn an_internal_cluster_without_a_workspace_is_assigned_fleet_local() {
-    let mut m = mgmt("local", None);
+    let mut m = mgmt("local");
     m.spec.internal = Some(true);
     assert_eq!(
         workspace_to_assign(&m, "fleet-default").as_deref(),
@@ -1261,11 +1208,11 @@ fn an_internal_cluster_without_a_workspace_is_assigned_fleet_local() {
 #[test]
 fn any_other_cluster_without_a_workspace_is_assigned_the_default_workspace() {
     assert_eq!(
-        workspace_to_assign(&mgmt("c-ab12c", None), "fleet-custom").as_deref(),
+        workspace_to_assign(&mgmt("c-ab12c"), "fleet-custom").as_deref(),
         Some("fleet-custom")
     );
     assert_eq!(
-        workspace_to_assign(&mgmt("c-m-abcdefgh", None), "fleet-default").as_deref(),
+        workspace_to_assign(&mgmt("c-m-abcdefgh"), "fleet-default").as_deref(),
         Some("fleet-default")
     );
 }
@@ -1273,7 +1220,7 @@ fn any_other_cluster_without_a_workspace_is_assigned_the_default_workspace() {
 #[test]
 fn an_empty_workspace_counts_as_none() {
     assert_eq!(
-        workspace_to_assign(&mgmt("c-ab12c", Some("")), "fleet-default").as_deref(),
+        workspace_to_assign(&mgmt("c-ab12c").in_workspace(""), "fleet-default").as_deref(),
         Some("fleet-default")
     );
 }
@@ -1302,10 +1249,10 @@ fn a_falsy_externally_managed_annotation_does_not_stop_the_default() {
 
 #[test]
 fn a_non_empty_workspace_is_never_changed() {
-    let mut internal_elsewhere = mgmt("local", Some("fleet-default"));
+    let mut internal_elsewhere = mgmt("local").in_workspace("fleet-default");
     internal_elsewhere.spec.internal = Some(true);
     for m in [
-        mgmt("c-ab12c", Some("team-a")),
+        mgmt("c-ab12c").in_workspace("team-a"),
         internal_elsewhere,
         externally_managed("true", Some("team-a")),
     ] {
@@ -1326,7 +1273,7 @@ fn an_internal_externally_managed_cluster_still_gets_fleet_local() {
 #[test]
 fn a_legacy_prov_cluster_lives_in_its_mgmt_clusters_workspace() {
     assert_eq!(
-        legacy_prov_workspace(&mgmt("c-ab12c", Some("team-a")), "fleet-default").as_deref(),
+        legacy_prov_workspace(&mgmt("c-ab12c").in_workspace("team-a"), "fleet-default").as_deref(),
         Some("team-a")
     );
     assert_eq!(
@@ -1347,11 +1294,11 @@ fn an_externally_managed_legacy_cluster_without_a_workspace_has_its_prov_cluster
 #[test]
 fn a_legacy_cluster_without_a_workspace_has_no_prov_cluster() {
     assert_eq!(
-        legacy_prov_workspace(&mgmt("c-ab12c", None), "fleet-default"),
+        legacy_prov_workspace(&mgmt("c-ab12c"), "fleet-default"),
         None
     );
     assert_eq!(
-        legacy_prov_workspace(&mgmt("c-ab12c", Some("")), "fleet-default"),
+        legacy_prov_workspace(&mgmt("c-ab12c").in_workspace(""), "fleet-default"),
         None
     );
     assert_eq!(
@@ -1364,41 +1311,37 @@ fn a_legacy_cluster_without_a_workspace_has_no_prov_cluster() {
 
 #[test]
 fn a_mgmt_cluster_marked_by_a_prov_cluster_is_owned_by_one() {
-    let p = prov("fleet-default", "prod", PROV_UID);
-    assert!(is_owned_by_a_prov_cluster(&with_annotations(
-        mgmt("c-m-abcdefgh", None),
-        OwnerMarks::of(&p).annotations()
-    )));
-    assert!(is_owned_by_a_prov_cluster(&with_annotations(
-        mgmt("c-m-abcdefgh", None),
-        rancher_marks_of(&p)
-    )));
+    let p = prov("fleet-default", "prod");
+    assert!(is_owned_by_a_prov_cluster(
+        &mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&p).annotations())
+    ));
+    assert!(is_owned_by_a_prov_cluster(
+        &mgmt("c-m-abcdefgh").with_annotations(rancher_marks_of(&p))
+    ));
 }
 
 #[test]
 fn a_mgmt_cluster_unmarked_or_marked_by_another_kind_is_not_owned_by_a_prov_cluster() {
-    assert!(!is_owned_by_a_prov_cluster(&mgmt("c-ab12c", None)));
-    assert!(!is_owned_by_a_prov_cluster(&with_annotations(
-        mgmt("c-ab12c", None),
-        map(&[("team", "a")])
-    )));
-    assert!(!is_owned_by_a_prov_cluster(&with_annotations(
-        mgmt("c-ab12c", None),
-        OwnerMarks::of(&mgmt("c-owner", None)).annotations()
-    )));
+    assert!(!is_owned_by_a_prov_cluster(&mgmt("c-ab12c")));
+    assert!(!is_owned_by_a_prov_cluster(
+        &mgmt("c-ab12c").with_annotations(string_map(&[("team", "a")]))
+    ));
+    assert!(!is_owned_by_a_prov_cluster(
+        &mgmt("c-ab12c").with_annotations(OwnerMarks::of(&mgmt("c-owner")).annotations())
+    ));
 }
 
 // finalizers riding in drover's applies
 
 #[test]
 fn drovers_finalizer_rides_in_the_apply_of_the_mgmt_and_legacy_prov_clusters_it_creates() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     let desired = desired_mgmt_cluster(&p, "c-m-abcdefgh", None);
     assert_eq!(
         desired.metadata.finalizers,
         Some(vec![finalizers::MGMT_CLUSTER.to_string()])
     );
-    let m = mgmt("c-abcde", Some("fleet-default"));
+    let m = mgmt("c-abcde").in_workspace("fleet-default");
     let desired = desired_legacy_prov_cluster(&m, "fleet-default", None);
     assert_eq!(
         desired.metadata.finalizers,
@@ -1408,7 +1351,7 @@ fn drovers_finalizer_rides_in_the_apply_of_the_mgmt_and_legacy_prov_clusters_it_
 
 #[test]
 fn a_released_finalizer_is_never_applied_again_and_a_held_one_never_dropped() {
-    let p = prov("fleet-default", "prod", PROV_UID);
+    let p = prov("fleet-default", "prod");
     let mut existing = desired_mgmt_cluster(&p, "c-m-abcdefgh", None);
     existing.metadata.finalizers = Some(vec!["example.com/other".into()]);
     // Not being deleted: drover's finalizer is (re)applied beside the other one.

@@ -1,5 +1,7 @@
 use super::*;
 
+use crate::fixtures::{PROV_UID, condition, mgmt, prov, string_map};
+
 use k8s_openapi::api::core::v1::{
     EnvVar, EnvVarSource, NodeSpec, ObjectFieldSelector, PodAffinityTerm, PodAntiAffinity,
     ResourceRequirements, Taint,
@@ -8,21 +10,11 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde_json::json;
 
 use crate::api::{
-    AgentDeploymentCustomization, AgentSchedulingCustomization, Condition, ImportedConfig,
-    MgmtClusterSpec, MgmtClusterStatus, PodDisruptionBudgetSpec, PriorityClassSpec,
-    ProvClusterSpec, ProvClusterStatus, RkeEnvVar,
+    AgentDeploymentCustomization, AgentSchedulingCustomization, ImportedConfig, MgmtClusterStatus,
+    PodDisruptionBudgetSpec, PriorityClassSpec, RkeEnvVar,
 };
 use crate::consts::annotations;
 use crate::mapping::meta::OwnerMarks;
-
-const PROV_UID: &str = "6c1f6d0c-3f0e-4a53-9d1c-1f2b3c4d5e6f";
-
-fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn settings() -> FleetSettings {
     FleetSettings {
@@ -31,59 +23,22 @@ fn settings() -> FleetSettings {
     }
 }
 
-/// A prov cluster that qualifies for a fleet cluster: name recorded, kubeconfig secret known.
-fn prov(namespace: &str, name: &str, mgmt_name: &str) -> ProvCluster {
-    ProvCluster {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(namespace.into()),
-            uid: Some(PROV_UID.into()),
-            ..ObjectMeta::default()
-        },
-        spec: ProvClusterSpec::default(),
-        status: Some(ProvClusterStatus {
-            cluster_name: Some(mgmt_name.into()),
-            client_secret_name: Some(format!("{name}-kubeconfig")),
-            ready: Some(true),
-            ..ProvClusterStatus::default()
-        }),
-    }
-}
-
-fn condition(type_: &str, status: &str) -> Condition {
-    Condition {
-        type_: type_.into(),
-        status: status.into(),
-        ..Condition::default()
-    }
-}
-
-/// A Ready downstream mgmt cluster in `workspace`.
-fn mgmt(name: &str, workspace: &str) -> MgmtCluster {
-    MgmtCluster {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            uid: Some("mgmt-uid".into()),
-            ..ObjectMeta::default()
-        },
-        spec: MgmtClusterSpec {
-            display_name: Some(name.into()),
-            fleet_workspace_name: Some(workspace.into()),
-            internal: Some(false),
-            ..MgmtClusterSpec::default()
-        },
-        status: Some(MgmtClusterStatus {
-            conditions: Some(vec![
-                condition("Ready", "True"),
-                condition("Connected", "True"),
-            ]),
-        }),
-    }
+/// A Ready downstream mgmt cluster in `workspace`, as Rancher shows one: its display name set,
+/// `internal: false`, and the agent's `Ready` and `Connected` conditions True.
+fn downstream(name: &str, workspace: &str) -> MgmtCluster {
+    mgmt(name)
+        .in_workspace(workspace)
+        .with_display_name(name)
+        .internal(false)
+        .with_conditions(vec![
+            condition("Ready", "True"),
+            condition("Connected", "True"),
+        ])
 }
 
 /// The Ready internal mgmt cluster `local`.
 fn local_mgmt() -> MgmtCluster {
-    let mut m = mgmt("local", "fleet-local");
+    let mut m = downstream("local", "fleet-local");
     m.spec.internal = Some(true);
     m
 }
@@ -135,7 +90,7 @@ fn node(name: &str, labels: &[(&str, &str)], taints: Vec<Taint>) -> Node {
     Node {
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: Some(map(labels)),
+            labels: Some(string_map(labels)),
             ..ObjectMeta::default()
         },
         spec: Some(NodeSpec {
@@ -157,17 +112,17 @@ fn desired(p: &ProvCluster, m: &MgmtCluster) -> FleetCluster {
 
 #[test]
 fn a_prov_cluster_with_name_secret_and_a_ready_mgmt_cluster_in_a_workspace_qualifies() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     assert_eq!(
-        fleet_wait_reason(&p, &mgmt("c-m-abcdefgh", "fleet-default")),
+        fleet_wait_reason(&p, &downstream("c-m-abcdefgh", "fleet-default")),
         None
     );
 }
 
 #[test]
 fn a_prov_cluster_without_a_recorded_mgmt_name_waits() {
-    let m = mgmt("c-m-abcdefgh", "fleet-default");
-    let mut p = prov("fleet-default", "prod", "");
+    let m = downstream("c-m-abcdefgh", "fleet-default");
+    let mut p = prov("fleet-default", "prod").ready_as("");
     assert_eq!(
         fleet_wait_reason(&p, &m),
         Some("no mgmt cluster name recorded yet")
@@ -181,8 +136,8 @@ fn a_prov_cluster_without_a_recorded_mgmt_name_waits() {
 
 #[test]
 fn a_prov_cluster_without_a_kubeconfig_secret_waits() {
-    let m = mgmt("c-m-abcdefgh", "fleet-default");
-    let mut p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let m = downstream("c-m-abcdefgh", "fleet-default");
+    let mut p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     for secret in [None, Some(String::new())] {
         p.status.as_mut().expect("status").client_secret_name = secret;
         assert_eq!(fleet_wait_reason(&p, &m), Some("no kubeconfig secret yet"));
@@ -191,7 +146,7 @@ fn a_prov_cluster_without_a_kubeconfig_secret_waits() {
 
 #[test]
 fn a_prov_cluster_whose_mgmt_cluster_is_not_ready_waits() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     for conditions in [
         None,
         Some(vec![]),
@@ -201,7 +156,7 @@ fn a_prov_cluster_whose_mgmt_cluster_is_not_ready_waits() {
     ] {
         let m = MgmtCluster {
             status: Some(MgmtClusterStatus { conditions }),
-            ..mgmt("c-m-abcdefgh", "fleet-default")
+            ..downstream("c-m-abcdefgh", "fleet-default")
         };
         assert_eq!(fleet_wait_reason(&p, &m), Some("mgmt cluster is not Ready"));
     }
@@ -209,8 +164,8 @@ fn a_prov_cluster_whose_mgmt_cluster_is_not_ready_waits() {
 
 #[test]
 fn a_prov_cluster_whose_mgmt_cluster_has_no_workspace_waits() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
-    let mut m = mgmt("c-m-abcdefgh", "");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
+    let mut m = downstream("c-m-abcdefgh", "");
     assert_eq!(
         fleet_wait_reason(&p, &m),
         Some("mgmt cluster has no workspace")
@@ -398,8 +353,8 @@ fn no_nodes_or_untainted_nodes_give_no_tolerations() {
 #[test]
 fn a_fleet_cluster_is_named_after_the_prov_cluster_in_the_mgmt_workspace() {
     let f = desired(
-        &prov("fleet-default", "prod", "c-m-abcdefgh"),
-        &mgmt("c-m-abcdefgh", "fleet-default"),
+        &prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
+        &downstream("c-m-abcdefgh", "fleet-default"),
     );
     assert_eq!(f.metadata.name.as_deref(), Some("prod"));
     assert_eq!(f.metadata.namespace.as_deref(), Some("fleet-default"));
@@ -416,8 +371,8 @@ fn a_fleet_cluster_is_named_after_the_prov_cluster_in_the_mgmt_workspace() {
 #[test]
 fn a_moved_cluster_has_its_fleet_cluster_in_the_new_workspace_pointing_at_the_prov_namespace() {
     let f = desired(
-        &prov("fleet-default", "prod", "c-m-abcdefgh"),
-        &mgmt("c-m-abcdefgh", "team-a"),
+        &prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
+        &downstream("c-m-abcdefgh", "team-a"),
     );
     assert_eq!(f.metadata.namespace.as_deref(), Some("team-a"));
     assert_eq!(
@@ -428,18 +383,18 @@ fn a_moved_cluster_has_its_fleet_cluster_in_the_new_workspace_pointing_at_the_pr
 
 #[test]
 fn fleet_cluster_labels_are_the_cleaned_mgmt_labels_plus_name_and_display_name() {
-    let mut m = mgmt("c-m-abcdefgh", "fleet-default");
+    let mut m = downstream("c-m-abcdefgh", "fleet-default");
     m.spec.display_name = Some("prod-east".into());
-    m.metadata.labels = Some(map(&[
+    m.metadata.labels = Some(string_map(&[
         ("env", "prod"),
         ("cattle.io/creator", "norman"),
         ("management.cattle.io/cluster-name", "spoofed"),
         ("kubectl.kubernetes.io/restartedAt", "now"),
     ]));
-    let f = desired(&prov("fleet-default", "prod", "c-m-abcdefgh"), &m);
+    let f = desired(&prov("fleet-default", "prod").ready_as("c-m-abcdefgh"), &m);
     assert_eq!(
         f.metadata.labels,
-        Some(map(&[
+        Some(string_map(&[
             ("env", "prod"),
             ("management.cattle.io/cluster-name", "c-m-abcdefgh"),
             ("management.cattle.io/cluster-display-name", "prod-east"),
@@ -450,9 +405,9 @@ fn fleet_cluster_labels_are_the_cleaned_mgmt_labels_plus_name_and_display_name()
 #[test]
 fn a_display_name_that_is_no_valid_label_value_is_not_a_label() {
     for display in ["Production East", "-edge", &"x".repeat(64), "tienda-españa"] {
-        let mut m = mgmt("c-m-abcdefgh", "fleet-default");
+        let mut m = downstream("c-m-abcdefgh", "fleet-default");
         m.spec.display_name = Some(display.to_string());
-        let labels = desired(&prov("fleet-default", "prod", "c-m-abcdefgh"), &m)
+        let labels = desired(&prov("fleet-default", "prod").ready_as("c-m-abcdefgh"), &m)
             .metadata
             .labels
             .expect("labels");
@@ -466,14 +421,14 @@ fn a_display_name_that_is_no_valid_label_value_is_not_a_label() {
 
 #[test]
 fn a_mgmt_cluster_without_display_name_gives_no_display_name_label() {
-    let mut m = mgmt("c-m-abcdefgh", "fleet-default");
+    let mut m = downstream("c-m-abcdefgh", "fleet-default");
     m.spec.display_name = None;
-    let labels = desired(&prov("fleet-default", "prod", "c-m-abcdefgh"), &m)
+    let labels = desired(&prov("fleet-default", "prod").ready_as("c-m-abcdefgh"), &m)
         .metadata
         .labels;
     assert_eq!(
         labels,
-        Some(map(&[(
+        Some(string_map(&[(
             "management.cattle.io/cluster-name",
             "c-m-abcdefgh"
         )]))
@@ -482,10 +437,13 @@ fn a_mgmt_cluster_without_display_name_gives_no_display_name_label() {
 
 #[test]
 fn the_internal_cluster_is_labelled_name_local() {
-    let f = desired(&prov("fleet-local", "local", "local"), &local_mgmt());
+    let f = desired(
+        &prov("fleet-local", "local").ready_as("local"),
+        &local_mgmt(),
+    );
     assert_eq!(
         f.metadata.labels,
-        Some(map(&[
+        Some(string_map(&[
             ("management.cattle.io/cluster-name", "local"),
             ("management.cattle.io/cluster-display-name", "local"),
             ("name", "local"),
@@ -496,26 +454,26 @@ fn the_internal_cluster_is_labelled_name_local() {
 #[test]
 fn a_downstream_cluster_is_not_labelled_name_local() {
     let f = desired(
-        &prov("fleet-default", "prod", "c-m-abcdefgh"),
-        &mgmt("c-m-abcdefgh", "fleet-default"),
+        &prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
+        &downstream("c-m-abcdefgh", "fleet-default"),
     );
     assert!(!f.metadata.labels.expect("labels").contains_key("name"));
 }
 
 #[test]
 fn fleet_cluster_annotations_are_the_cleaned_mgmt_annotations_plus_marks_naming_the_prov_cluster() {
-    let mut m = mgmt("c-m-abcdefgh", "fleet-default");
-    m.metadata.annotations = Some(map(&[
+    let mut m = downstream("c-m-abcdefgh", "fleet-default");
+    m.metadata.annotations = Some(string_map(&[
         ("team", "a"),
         ("field.cattle.io/creatorId", "u-abc"),
         ("provisioning.cattle.io/administrated", "true"),
         ("objectset.rio.cattle.io/owner-name", "prod"),
         ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
     ]));
-    let f = desired(&prov("fleet-default", "prod", "c-m-abcdefgh"), &m);
+    let f = desired(&prov("fleet-default", "prod").ready_as("c-m-abcdefgh"), &m);
     assert_eq!(
         f.metadata.annotations,
-        Some(map(&[
+        Some(string_map(&[
             ("team", "a"),
             (
                 annotations::OWNER_GVK,
@@ -530,7 +488,7 @@ fn fleet_cluster_annotations_are_the_cleaned_mgmt_annotations_plus_marks_naming_
 
 #[test]
 fn a_fleet_cluster_rancher_created_is_adopted_without_adding_a_uid_mark() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     let mut rancher_marks = OwnerMarks::of(&p).annotations();
     rancher_marks.remove(annotations::OWNER_UID);
     let existing = FleetCluster {
@@ -545,7 +503,7 @@ fn a_fleet_cluster_rancher_created_is_adopted_without_adding_a_uid_mark() {
     };
     let f = desired_fleet_cluster(
         &p,
-        &mgmt("c-m-abcdefgh", "fleet-default"),
+        &downstream("c-m-abcdefgh", "fleet-default"),
         &[],
         &settings(),
         Some(&existing),
@@ -559,26 +517,29 @@ fn a_fleet_cluster_rancher_created_is_adopted_without_adding_a_uid_mark() {
 
 #[test]
 fn only_the_internal_cluster_gets_the_local_agent_namespace() {
-    let local = desired(&prov("fleet-local", "local", "local"), &local_mgmt());
+    let local = desired(
+        &prov("fleet-local", "local").ready_as("local"),
+        &local_mgmt(),
+    );
     assert_eq!(
         local.spec.agent_namespace.as_deref(),
         Some("cattle-fleet-local-system")
     );
     let downstream = desired(
-        &prov("fleet-default", "prod", "c-m-abcdefgh"),
-        &mgmt("c-m-abcdefgh", "fleet-default"),
+        &prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
+        &downstream("c-m-abcdefgh", "fleet-default"),
     );
     assert_eq!(downstream.spec.agent_namespace, None);
 }
 
 #[test]
 fn agent_env_vars_come_from_the_mgmt_cluster() {
-    let mut p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let mut p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     p.spec.agent_env_vars = Some(vec![RkeEnvVar {
         name: "FROM".into(),
         value: Some("prov".into()),
     }]);
-    let mut m = mgmt("c-m-abcdefgh", "fleet-default");
+    let mut m = downstream("c-m-abcdefgh", "fleet-default");
     m.spec.agent_env_vars = Some(vec![EnvVar {
         name: "FROM".into(),
         value: Some("mgmt".into()),
@@ -608,11 +569,12 @@ fn an_agent_env_var_from_a_field_reaches_fleet_whole() {
             ..EnvVarSource::default()
         }),
     };
-    let mut m = mgmt("c-m-abcdefgh", "fleet-default");
+    let mut m = downstream("c-m-abcdefgh", "fleet-default");
     m.spec.agent_env_vars = Some(vec![from_node]);
-    let spec =
-        serde_json::to_value(desired(&prov("fleet-default", "prod", "c-m-abcdefgh"), &m).spec)
-            .expect("json");
+    let spec = serde_json::to_value(
+        desired(&prov("fleet-default", "prod").ready_as("c-m-abcdefgh"), &m).spec,
+    )
+    .expect("json");
     assert_eq!(
         spec["agentEnvVars"],
         json!([{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}])
@@ -622,7 +584,7 @@ fn an_agent_env_var_from_a_field_reaches_fleet_whole() {
 #[test]
 fn appended_tolerations_are_sorted() {
     let m = with_fleet_agent(
-        mgmt("c-m-abcdefgh", "fleet-default"),
+        downstream("c-m-abcdefgh", "fleet-default"),
         AgentDeploymentCustomization {
             append_tolerations: Some(vec![
                 toleration("b", None, "Exists", None),
@@ -632,7 +594,7 @@ fn appended_tolerations_are_sorted() {
         },
     );
     assert_eq!(
-        desired(&prov("fleet-default", "prod", "c-m-abcdefgh"), &m)
+        desired(&prov("fleet-default", "prod").ready_as("c-m-abcdefgh"), &m)
             .spec
             .agent_tolerations,
         Some(vec![
@@ -644,12 +606,12 @@ fn appended_tolerations_are_sorted() {
 
 #[test]
 fn absent_tolerations_stay_absent_and_empty_ones_stay_empty() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
-    let absent = mgmt("c-m-abcdefgh", "fleet-default");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
+    let absent = downstream("c-m-abcdefgh", "fleet-default");
     assert_eq!(desired(&p, &absent).spec.agent_tolerations, None);
 
     let empty = with_fleet_agent(
-        mgmt("c-m-abcdefgh", "fleet-default"),
+        downstream("c-m-abcdefgh", "fleet-default"),
         AgentDeploymentCustomization {
             append_tolerations: Some(vec![]),
             ..AgentDeploymentCustomization::default()
@@ -685,7 +647,7 @@ fn the_internal_cluster_tolerates_its_control_plane_taints_merged_with_the_appen
     );
     let worker = node("worker-1", &[], vec![taint("gpu", None, "NoSchedule")]);
     let f = desired_fleet_cluster(
-        &prov("fleet-local", "local", "local"),
+        &prov("fleet-local", "local").ready_as("local"),
         &m,
         &[&worker, &cp],
         &settings(),
@@ -719,7 +681,7 @@ fn the_internal_cluster_without_appended_tolerations_tolerates_its_control_plane
         vec![taint("rke1", None, "NoSchedule")],
     );
     let f = desired_fleet_cluster(
-        &prov("fleet-local", "local", "local"),
+        &prov("fleet-local", "local").ready_as("local"),
         &local_mgmt(),
         &[&cp],
         &settings(),
@@ -735,7 +697,7 @@ fn the_internal_cluster_without_appended_tolerations_tolerates_its_control_plane
 fn the_internal_cluster_without_tolerations_or_taints_has_none() {
     let untainted = node("cp-1", &[CONTROL_PLANE], vec![]);
     let f = desired_fleet_cluster(
-        &prov("fleet-local", "local", "local"),
+        &prov("fleet-local", "local").ready_as("local"),
         &local_mgmt(),
         &[&untainted],
         &settings(),
@@ -752,8 +714,8 @@ fn a_downstream_cluster_ignores_the_nodes_drover_runs_on() {
         vec![taint("cp", None, "NoSchedule")],
     );
     let f = desired_fleet_cluster(
-        &prov("fleet-default", "prod", "c-m-abcdefgh"),
-        &mgmt("c-m-abcdefgh", "fleet-default"),
+        &prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
+        &downstream("c-m-abcdefgh", "fleet-default"),
         &[&cp],
         &settings(),
         None,
@@ -773,7 +735,7 @@ fn the_fleet_cluster_does_not_depend_on_node_order() {
         &[CONTROL_PLANE],
         vec![taint("b", None, "NoSchedule")],
     );
-    let p = prov("fleet-local", "local", "local");
+    let p = prov("fleet-local", "local").ready_as("local");
     let m = local_mgmt();
     let json = |nodes: &[&Node]| {
         serde_json::to_value(desired_fleet_cluster(&p, &m, nodes, &settings(), None))
@@ -791,8 +753,8 @@ fn without_an_override_the_agent_gets_the_default_affinity_on_the_configured_lab
         agent_affinity_label: "example.com/fleet".into(),
     };
     let f = desired_fleet_cluster(
-        &prov("fleet-default", "prod", "c-m-abcdefgh"),
-        &mgmt("c-m-abcdefgh", "fleet-default"),
+        &prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
+        &downstream("c-m-abcdefgh", "fleet-default"),
         &[],
         &s,
         None,
@@ -816,14 +778,14 @@ fn an_override_affinity_replaces_the_default() {
         ..Affinity::default()
     };
     let m = with_fleet_agent(
-        mgmt("c-m-abcdefgh", "fleet-default"),
+        downstream("c-m-abcdefgh", "fleet-default"),
         AgentDeploymentCustomization {
             override_affinity: Some(anti.clone()),
             ..AgentDeploymentCustomization::default()
         },
     );
     assert_eq!(
-        desired(&prov("fleet-default", "prod", "c-m-abcdefgh"), &m)
+        desired(&prov("fleet-default", "prod").ready_as("c-m-abcdefgh"), &m)
             .spec
             .agent_affinity,
         Some(anti)
@@ -844,16 +806,16 @@ fn agent_resources_are_the_mgmt_override() {
         ..ResourceRequirements::default()
     };
     let m = with_fleet_agent(
-        mgmt("c-m-abcdefgh", "fleet-default"),
+        downstream("c-m-abcdefgh", "fleet-default"),
         AgentDeploymentCustomization {
             override_resource_requirements: Some(resources.clone()),
             ..AgentDeploymentCustomization::default()
         },
     );
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     assert_eq!(desired(&p, &m).spec.agent_resources, Some(resources));
     assert_eq!(
-        desired(&p, &mgmt("c-m-abcdefgh", "fleet-default"))
+        desired(&p, &downstream("c-m-abcdefgh", "fleet-default"))
             .spec
             .agent_resources,
         None
@@ -861,7 +823,7 @@ fn agent_resources_are_the_mgmt_override() {
 }
 
 fn prov_scheduling(s: AgentSchedulingCustomization) -> ProvCluster {
-    let mut p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let mut p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     p.spec.fleet_agent_deployment_customization = Some(AgentDeploymentCustomization {
         scheduling_customization: Some(s),
         ..AgentDeploymentCustomization::default()
@@ -871,7 +833,7 @@ fn prov_scheduling(s: AgentSchedulingCustomization) -> ProvCluster {
 
 #[test]
 fn a_prov_priority_class_or_disruption_budget_is_the_agent_scheduling_customization() {
-    let m = mgmt("c-m-abcdefgh", "fleet-default");
+    let m = downstream("c-m-abcdefgh", "fleet-default");
     let priority = AgentSchedulingCustomization {
         priority_class: Some(PriorityClassSpec {
             value: Some(1_000_000),
@@ -898,7 +860,7 @@ fn a_prov_priority_class_or_disruption_budget_is_the_agent_scheduling_customizat
 
 #[test]
 fn an_empty_scheduling_customization_is_not_written() {
-    let m = mgmt("c-m-abcdefgh", "fleet-default");
+    let m = downstream("c-m-abcdefgh", "fleet-default");
     let p = prov_scheduling(AgentSchedulingCustomization::default());
     assert_eq!(desired(&p, &m).spec.agent_scheduling_customization, None);
 }
@@ -906,7 +868,7 @@ fn an_empty_scheduling_customization_is_not_written() {
 #[test]
 fn the_scheduling_customization_comes_from_the_prov_cluster_not_the_mgmt_cluster() {
     let m = with_fleet_agent(
-        mgmt("c-m-abcdefgh", "fleet-default"),
+        downstream("c-m-abcdefgh", "fleet-default"),
         AgentDeploymentCustomization {
             scheduling_customization: Some(AgentSchedulingCustomization {
                 priority_class: Some(PriorityClassSpec {
@@ -918,7 +880,7 @@ fn the_scheduling_customization_comes_from_the_prov_cluster_not_the_mgmt_cluster
             ..AgentDeploymentCustomization::default()
         },
     );
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     assert_eq!(desired(&p, &m).spec.agent_scheduling_customization, None);
 }
 
@@ -927,11 +889,11 @@ fn the_scheduling_customization_comes_from_the_prov_cluster_not_the_mgmt_cluster
 #[test]
 fn the_prov_system_default_registry_wins() {
     let p = provisioned_with_registry(
-        prov("fleet-default", "prod", "c-m-abcdefgh"),
+        prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
         "prov.example.com",
     );
     let m = with_imported_config(
-        mgmt("c-m-abcdefgh", "fleet-default"),
+        downstream("c-m-abcdefgh", "fleet-default"),
         Some("mgmt.example.com"),
         &[],
     );
@@ -945,10 +907,10 @@ fn the_prov_system_default_registry_wins() {
 
 #[test]
 fn the_mgmt_imported_registry_comes_next() {
-    let mut p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let mut p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     p.spec.rke_config = Some(json!({"machineGlobalConfig": {"system-default-registry": ""}}));
     let m = with_imported_config(
-        mgmt("c-m-abcdefgh", "fleet-default"),
+        downstream("c-m-abcdefgh", "fleet-default"),
         Some("mgmt.example.com"),
         &[],
     );
@@ -962,8 +924,8 @@ fn the_mgmt_imported_registry_comes_next() {
 
 #[test]
 fn the_default_registry_is_the_last_resort() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
-    let m = with_imported_config(mgmt("c-m-abcdefgh", "fleet-default"), Some(""), &[]);
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
+    let m = with_imported_config(downstream("c-m-abcdefgh", "fleet-default"), Some(""), &[]);
     let s = FleetSettings {
         default_registry: Some("default.example.com".into()),
         ..settings()
@@ -977,12 +939,18 @@ fn the_default_registry_is_the_last_resort() {
 
 #[test]
 fn without_any_registry_there_is_no_private_repo_url() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     let s = FleetSettings {
         default_registry: Some(String::new()),
         ..settings()
     };
-    let f = desired_fleet_cluster(&p, &mgmt("c-m-abcdefgh", "fleet-default"), &[], &s, None);
+    let f = desired_fleet_cluster(
+        &p,
+        &downstream("c-m-abcdefgh", "fleet-default"),
+        &[],
+        &s,
+        None,
+    );
     assert_eq!(f.spec.private_repo_url, None);
 }
 
@@ -998,9 +966,9 @@ fn secret_refs(names: &[&str]) -> Vec<LocalObjectReference> {
 
 #[test]
 fn a_non_legacy_cluster_gets_no_pull_secrets() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     let m = with_imported_config(
-        mgmt("c-m-abcdefgh", "fleet-default"),
+        downstream("c-m-abcdefgh", "fleet-default"),
         Some("mgmt.example.com"),
         &["regcred"],
     );
@@ -1009,14 +977,14 @@ fn a_non_legacy_cluster_gets_no_pull_secrets() {
 
 #[test]
 fn a_cluster_without_a_registry_gets_no_pull_secrets() {
-    let p = prov("fleet-default", "c-ab12c", "c-ab12c");
-    let m = with_imported_config(mgmt("c-ab12c", "fleet-default"), None, &["regcred"]);
+    let p = prov("fleet-default", "c-ab12c").ready_as("c-ab12c");
+    let m = with_imported_config(downstream("c-ab12c", "fleet-default"), None, &["regcred"]);
     assert_eq!(desired(&p, &m).spec.agent_pull_secrets, Some(vec![]));
 }
 
 #[test]
 fn the_local_cluster_uses_its_pull_secrets_unchanged() {
-    let p = prov("fleet-local", "local", "local");
+    let p = prov("fleet-local", "local").ready_as("local");
     let m = with_imported_config(
         local_mgmt(),
         Some("mgmt.example.com"),
@@ -1030,9 +998,9 @@ fn the_local_cluster_uses_its_pull_secrets_unchanged() {
 
 #[test]
 fn a_legacy_cluster_uses_rancher_managed_copies_of_its_pull_secrets() {
-    let p = prov("fleet-default", "c-ab12c", "c-ab12c");
+    let p = prov("fleet-default", "c-ab12c").ready_as("c-ab12c");
     let m = with_imported_config(
-        mgmt("c-ab12c", "fleet-default"),
+        downstream("c-ab12c", "fleet-default"),
         Some("mgmt.example.com"),
         &["regcred", "other"],
     );
@@ -1047,9 +1015,9 @@ fn a_legacy_cluster_uses_rancher_managed_copies_of_its_pull_secrets() {
 
 #[test]
 fn a_legacy_cluster_without_pull_secrets_gets_none() {
-    let p = prov("fleet-default", "c-ab12c", "c-ab12c");
+    let p = prov("fleet-default", "c-ab12c").ready_as("c-ab12c");
     let mut m = with_imported_config(
-        mgmt("c-ab12c", "fleet-default"),
+        downstream("c-ab12c", "fleet-default"),
         Some("mgmt.example.com"),
         &[],
     );
@@ -1064,9 +1032,9 @@ fn a_legacy_cluster_without_pull_secrets_gets_none() {
 
 #[test]
 fn agent_pull_secrets_are_written_as_fleets_object_references() {
-    let p = prov("fleet-default", "c-ab12c", "c-ab12c");
+    let p = prov("fleet-default", "c-ab12c").ready_as("c-ab12c");
     let m = with_imported_config(
-        mgmt("c-ab12c", "fleet-default"),
+        downstream("c-ab12c", "fleet-default"),
         Some("mgmt.example.com"),
         &["regcred", "other"],
     );
@@ -1079,15 +1047,16 @@ fn agent_pull_secrets_are_written_as_fleets_object_references() {
         ])
     );
     let local = with_imported_config(local_mgmt(), Some("mgmt.example.com"), &["regcred"]);
-    let spec = serde_json::to_value(desired(&prov("fleet-local", "local", "local"), &local).spec)
-        .expect("json");
+    let spec =
+        serde_json::to_value(desired(&prov("fleet-local", "local").ready_as("local"), &local).spec)
+            .expect("json");
     assert_eq!(spec["agentPullSecrets"], json!([{"name": "regcred"}]));
 }
 
 #[test]
 fn no_agent_pull_secrets_are_written_as_an_empty_list() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
-    let spec = serde_json::to_value(desired(&p, &mgmt("c-m-abcdefgh", "fleet-default")).spec)
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
+    let spec = serde_json::to_value(desired(&p, &downstream("c-m-abcdefgh", "fleet-default")).spec)
         .expect("json");
     assert_eq!(spec["agentPullSecrets"], json!([]));
 }
@@ -1095,9 +1064,9 @@ fn no_agent_pull_secrets_are_written_as_an_empty_list() {
 #[test]
 fn managed_pull_secret_names_are_kept_within_63_characters() {
     let long = format!("{}-{}", "a".repeat(34), "b".repeat(30));
-    let p = prov("fleet-default", "c-ab12c", "c-ab12c");
+    let p = prov("fleet-default", "c-ab12c").ready_as("c-ab12c");
     let m = with_imported_config(
-        mgmt("c-ab12c", "fleet-default"),
+        downstream("c-ab12c", "fleet-default"),
         Some("mgmt.example.com"),
         &[&long],
     );
@@ -1119,9 +1088,9 @@ fn managed_pull_secret_names_are_kept_within_63_characters() {
 #[test]
 fn a_pull_secret_name_that_fits_is_not_truncated() {
     let fits = "r".repeat(63 - MANAGED_PULL_SECRET_SUFFIX.len());
-    let p = prov("fleet-default", "c-ab12c", "c-ab12c");
+    let p = prov("fleet-default", "c-ab12c").ready_as("c-ab12c");
     let m = with_imported_config(
-        mgmt("c-ab12c", "fleet-default"),
+        downstream("c-ab12c", "fleet-default"),
         Some("mgmt.example.com"),
         &[&fits],
     );
@@ -1198,10 +1167,10 @@ fn a_desired_fleet_cluster_serialises_without_fields_other_actors_own() {
     });
     let cases = [
         (
-            prov("fleet-default", "prod", "c-m-abcdefgh"),
-            mgmt("c-m-abcdefgh", "fleet-default"),
+            prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
+            downstream("c-m-abcdefgh", "fleet-default"),
         ),
-        (prov("fleet-local", "local", "local"), local),
+        (prov("fleet-local", "local").ready_as("local"), local),
     ];
     for (p, m) in cases {
         let value = serde_json::to_value(desired_fleet_cluster(
@@ -1245,7 +1214,7 @@ fn a_desired_fleet_cluster_serialises_without_fields_other_actors_own() {
 
 #[test]
 fn the_local_cluster_group_is_default_selecting_name_local_and_marked_for_the_prov_cluster() {
-    let p = prov("fleet-local", "local", "local");
+    let p = prov("fleet-local", "local").ready_as("local");
     let group = desired_local_cluster_group("fleet-local", &p, None);
     assert_eq!(
         serde_json::to_value(&group).expect("serialises"),
@@ -1269,7 +1238,7 @@ fn the_local_cluster_group_is_default_selecting_name_local_and_marked_for_the_pr
 
 #[test]
 fn a_cluster_group_rancher_created_is_adopted_without_adding_a_uid_mark() {
-    let p = prov("fleet-local", "local", "local");
+    let p = prov("fleet-local", "local").ready_as("local");
     let mut rancher = desired_local_cluster_group("fleet-local", &p, None);
     if let Some(a) = rancher.metadata.annotations.as_mut() {
         a.remove("drover.cattle.io/owner-uid");
@@ -1301,7 +1270,7 @@ fn fleet_at(
 
 #[test]
 fn a_fleet_cluster_made_for_the_prov_cluster_is_not_foreign() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     let ours = fleet_at(
         "fleet-default",
         "prod",
@@ -1312,7 +1281,7 @@ fn a_fleet_cluster_made_for_the_prov_cluster_is_not_foreign() {
 
 #[test]
 fn an_unmarked_fleet_cluster_is_foreign_and_the_message_names_it() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
     let message = foreign_fleet_cluster(&fleet_at("team-a", "prod", None), &p).expect("foreign");
     assert!(message.contains("fleet cluster team-a/prod"), "{message}");
     assert!(message.contains("not created by drover"), "{message}");
@@ -1320,8 +1289,8 @@ fn an_unmarked_fleet_cluster_is_foreign_and_the_message_names_it() {
 
 #[test]
 fn a_fleet_cluster_made_for_another_prov_cluster_is_foreign_and_the_message_names_the_owner() {
-    let p = prov("fleet-default", "prod", "c-m-abcdefgh");
-    let mut namesake = prov("team-b", "prod", "c-m-zzzzzzzz");
+    let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
+    let mut namesake = prov("team-b", "prod").ready_as("c-m-zzzzzzzz");
     namesake.metadata.uid = Some("uid-namesake".into());
     let theirs = fleet_at(
         "fleet-default",

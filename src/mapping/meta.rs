@@ -156,19 +156,13 @@ pub fn is_truthy(value: Option<&String>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::string_map;
     use k8s_openapi::api::core::v1::Namespace;
     use kube::api::ObjectMeta;
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn export_cleaning_drops_kubectl_and_every_cattle_io_key() {
-        let cleaned = export_cleaned(Some(&map(&[
+        let cleaned = export_cleaned(Some(&string_map(&[
             ("team", "a"),
             ("cattle.io/x", "y"),
             ("field.cattle.io/creatorId", "u-1"),
@@ -179,13 +173,13 @@ mod tests {
         ])));
         assert_eq!(
             cleaned,
-            map(&[("team", "a"), ("app.kubernetes.io/name", "web")])
+            string_map(&[("team", "a"), ("app.kubernetes.io/name", "web")])
         );
     }
 
     #[test]
     fn export_cleaning_keeps_keys_that_only_look_alike() {
-        let cleaned = export_cleaned(Some(&map(&[
+        let cleaned = export_cleaned(Some(&string_map(&[
             ("cattle.io", "1"),
             ("kubectl.kubernetes.io", "2"),
         ])));
@@ -264,7 +258,7 @@ mod tests {
 
     #[test]
     fn objects_without_objectset_marks_have_no_owner() {
-        assert_eq!(OwnerMarks::read(Some(&map(&[("a", "b")]))), None);
+        assert_eq!(OwnerMarks::read(Some(&string_map(&[("a", "b")]))), None);
         assert_eq!(OwnerMarks::read(None), None);
     }
 

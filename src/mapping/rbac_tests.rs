@@ -1,20 +1,11 @@
 use super::*;
-use crate::consts::annotations;
 
-fn workspace(name: &str, annotations: &[(&str, &str)]) -> FleetWorkspace {
-    let mut ws = FleetWorkspace::new(name);
-    ws.metadata.uid = Some(format!("uid-{name}"));
-    ws.metadata.annotations = Some(
-        annotations
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
-    ws
-}
+use crate::consts::annotations;
+use crate::fixtures::{string_map, workspace};
 
 fn rbac_for(name: &str, user: &str) -> CreatorRbac {
-    desired_rbac(&workspace(name, &[(annotations::CREATOR_ID, user)])).expect("creator RBAC")
+    desired_rbac(&workspace(name).with_annotations(string_map(&[(annotations::CREATOR_ID, user)])))
+        .expect("creator RBAC")
 }
 
 #[test]
@@ -92,7 +83,8 @@ fn a_creator_is_bound_cluster_wide_to_their_own_workspace_role() {
 
 #[test]
 fn every_creator_object_is_labelled_and_marked_for_its_workspace() {
-    let ws = workspace("team-a", &[(annotations::CREATOR_ID, "u-abc")]);
+    let ws =
+        workspace("team-a").with_annotations(string_map(&[(annotations::CREATOR_ID, "u-abc")]));
     let rbac = desired_rbac(&ws).expect("creator RBAC");
     for meta in [
         &rbac.role_binding.metadata,
@@ -113,28 +105,31 @@ fn every_creator_object_is_labelled_and_marked_for_its_workspace() {
 
 #[test]
 fn a_workspace_without_a_creator_wants_no_rbac() {
-    assert_eq!(desired_rbac(&workspace("team-a", &[])), None);
     assert_eq!(
-        desired_rbac(&workspace("team-a", &[(annotations::CREATOR_ID, "")])),
+        desired_rbac(&workspace("team-a").with_annotations(string_map(&[]))),
+        None
+    );
+    assert_eq!(
+        desired_rbac(
+            &workspace("team-a").with_annotations(string_map(&[(annotations::CREATOR_ID, "")]))
+        ),
         None
     );
 }
 
 #[test]
 fn an_unmanaged_workspace_wants_no_rbac_even_with_a_creator() {
-    let ws = workspace(
-        "team-a",
-        &[
-            (annotations::CREATOR_ID, "u-abc"),
-            (annotations::MANAGED, "false"),
-        ],
-    );
+    let ws = workspace("team-a").with_annotations(string_map(&[
+        (annotations::CREATOR_ID, "u-abc"),
+        (annotations::MANAGED, "false"),
+    ]));
     assert_eq!(desired_rbac(&ws), None);
 }
 
 #[test]
 fn rbac_of_another_workspace_or_without_the_label_is_not_ours() {
-    let ws = workspace("team-a", &[(annotations::CREATOR_ID, "u-abc")]);
+    let ws =
+        workspace("team-a").with_annotations(string_map(&[(annotations::CREATOR_ID, "u-abc")]));
     let other = rbac_for("team-b", "u-abc").cluster_role.metadata;
     assert!(!belongs_to(&other, &ws));
     let mut unlabelled = rbac_for("team-a", "u-abc").cluster_role.metadata;
@@ -148,14 +143,15 @@ fn rbac_of_another_workspace_or_without_the_label_is_not_ours() {
 #[test]
 fn rbac_made_for_an_earlier_workspace_of_the_same_name_is_still_recognised() {
     let earlier = rbac_for("team-a", "u-old").role_binding.metadata;
-    let mut recreated = workspace("team-a", &[]);
+    let mut recreated = workspace("team-a").with_annotations(string_map(&[]));
     recreated.metadata.uid = Some("uid-new".into());
     assert!(belongs_to(&earlier, &recreated));
 }
 
 #[test]
 fn an_object_of_a_w5_name_without_marks_is_someone_elses() {
-    let ws = workspace("team-a", &[(annotations::CREATOR_ID, "u-abc")]);
+    let ws =
+        workspace("team-a").with_annotations(string_map(&[(annotations::CREATOR_ID, "u-abc")]));
     let foreign = ObjectMeta {
         name: Some(cluster_role_binding_name("team-a")),
         ..ObjectMeta::default()
@@ -170,7 +166,8 @@ fn an_object_of_a_w5_name_without_marks_is_someone_elses() {
 
 #[test]
 fn marks_naming_another_owner_do_not_make_creator_rbac() {
-    let ws = workspace("team-a", &[(annotations::CREATOR_ID, "u-abc")]);
+    let ws =
+        workspace("team-a").with_annotations(string_map(&[(annotations::CREATOR_ID, "u-abc")]));
     let mut meta = rbac_for("team-a", "u-abc").cluster_role.metadata;
     let mut marks = meta.annotations.clone().unwrap_or_default();
     marks.insert(
@@ -190,7 +187,8 @@ fn marks_naming_another_owner_do_not_make_creator_rbac() {
 
 #[test]
 fn creator_rbac_rancher_made_without_label_or_uid_is_recognised() {
-    let ws = workspace("team-a", &[(annotations::CREATOR_ID, "u-abc")]);
+    let ws =
+        workspace("team-a").with_annotations(string_map(&[(annotations::CREATOR_ID, "u-abc")]));
     let mut meta = rbac_for("team-a", "u-abc").cluster_role_binding.metadata;
     meta.labels = None;
     if let Some(a) = meta.annotations.as_mut() {

@@ -1,70 +1,30 @@
 use super::*;
 
-use kube::api::ObjectMeta;
-
-use crate::api::{MgmtClusterSpec, MgmtClusterStatus, ProvClusterSpec};
+use crate::fixtures::{condition, mgmt, prov};
 
 const T1: &str = "2024-05-01T10:00:00Z";
 const T2: &str = "2024-05-01T11:00:00Z";
 const T3: &str = "2024-05-01T12:00:00Z";
 
-fn prov(status: Option<ProvClusterStatus>) -> ProvCluster {
-    ProvCluster {
-        metadata: ObjectMeta {
-            name: Some("prod".into()),
-            namespace: Some("fleet-default".into()),
-            uid: Some("prov-uid".into()),
-            generation: Some(3),
-            ..ObjectMeta::default()
-        },
-        spec: ProvClusterSpec::default(),
-        status,
-    }
-}
-
-fn condition(type_: &str, status: &str) -> Condition {
-    Condition {
-        type_: type_.into(),
-        status: status.into(),
-        ..Condition::default()
-    }
-}
-
-fn mgmt(name: &str, workspace: Option<&str>, conditions: Vec<Condition>) -> MgmtCluster {
-    MgmtCluster {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            uid: Some("mgmt-uid".into()),
-            ..ObjectMeta::default()
-        },
-        spec: MgmtClusterSpec {
-            fleet_workspace_name: workspace.map(Into::into),
-            ..MgmtClusterSpec::default()
-        },
-        status: Some(MgmtClusterStatus {
-            conditions: Some(conditions),
-        }),
-    }
+/// The prov cluster whose status these tests derive, at generation 3.
+fn prod() -> ProvCluster {
+    prov("fleet-default", "prod").with_generation(3)
 }
 
 fn connected(name: &str) -> MgmtCluster {
-    mgmt(
-        name,
-        Some("fleet-default"),
-        vec![
+    mgmt(name)
+        .in_workspace("fleet-default")
+        .with_conditions(vec![
             condition("Ready", "True"),
             condition("Connected", "True"),
             condition("AgentDeployed", "True"),
-        ],
-    )
+        ])
 }
 
 fn not_connected(name: &str) -> MgmtCluster {
-    mgmt(
-        name,
-        Some("fleet-default"),
-        vec![condition("Connected", "False")],
-    )
+    mgmt(name)
+        .in_workspace("fleet-default")
+        .with_conditions(vec![condition("Connected", "False")])
 }
 
 fn observed<'a>(mgmt: Option<&'a MgmtCluster>, secret_exists: Option<bool>) -> Observed<'a> {
@@ -86,7 +46,7 @@ fn a_missing_workspace_namespace_is_reported_as_the_wait() {
         missing_workspace: Some("team-z"),
         ..observed(Some(&m), Some(true))
     };
-    let status = desired_prov_status(&prov(None), &obs, T1);
+    let status = desired_prov_status(&prod(), &obs, T1);
     let reconciling = status
         .conditions
         .unwrap_or_default()
@@ -194,7 +154,7 @@ fn merging_the_same_wanted_conditions_again_changes_nothing() {
 
 #[test]
 fn before_the_mgmt_cluster_exists_the_prov_cluster_is_reconciling_and_records_no_name() {
-    let status = desired_prov_status(&prov(None), &observed(None, Some(false)), T1);
+    let status = desired_prov_status(&prod(), &observed(None, Some(false)), T1);
     assert_eq!(status.cluster_name, None);
     assert_eq!(status.ready, Some(false));
     assert_eq!(status.agent_deployed, Some(false));
@@ -213,7 +173,7 @@ fn before_the_mgmt_cluster_exists_the_prov_cluster_is_reconciling_and_records_no
 #[test]
 fn once_the_mgmt_cluster_exists_its_name_and_workspace_are_recorded() {
     let m = not_connected("c-m-abcdefgh");
-    let status = desired_prov_status(&prov(None), &observed(Some(&m), Some(false)), T1);
+    let status = desired_prov_status(&prod(), &observed(Some(&m), Some(false)), T1);
     assert_eq!(status.cluster_name.as_deref(), Some("c-m-abcdefgh"));
     assert_eq!(
         status.fleet_workspace_name.as_deref(),
@@ -233,7 +193,7 @@ fn once_the_mgmt_cluster_exists_its_name_and_workspace_are_recorded() {
 #[test]
 fn a_connected_mgmt_cluster_with_its_kubeconfig_secret_makes_the_prov_cluster_ready() {
     let m = connected("c-m-abcdefgh");
-    let status = desired_prov_status(&prov(None), &observed(Some(&m), Some(true)), T1);
+    let status = desired_prov_status(&prod(), &observed(Some(&m), Some(true)), T1);
     assert_eq!(status.ready, Some(true));
     assert_eq!(status.agent_deployed, Some(true));
     assert_eq!(
@@ -248,15 +208,13 @@ fn a_connected_mgmt_cluster_with_its_kubeconfig_secret_makes_the_prov_cluster_re
 
 #[test]
 fn readiness_comes_from_connected_not_from_ready() {
-    let ready_only = mgmt(
-        "c-m-abcdefgh",
-        Some("fleet-default"),
-        vec![
+    let ready_only = mgmt("c-m-abcdefgh")
+        .in_workspace("fleet-default")
+        .with_conditions(vec![
             condition("Ready", "True"),
             condition("Connected", "Unknown"),
-        ],
-    );
-    let status = desired_prov_status(&prov(None), &observed(Some(&ready_only), Some(true)), T1);
+        ]);
+    let status = desired_prov_status(&prod(), &observed(Some(&ready_only), Some(true)), T1);
     assert_eq!(status.ready, Some(false));
     assert_eq!(status.client_secret_name, None);
 }
@@ -264,7 +222,7 @@ fn readiness_comes_from_connected_not_from_ready() {
 #[test]
 fn a_ready_cluster_without_its_kubeconfig_secret_waits_for_it() {
     let m = connected("c-m-abcdefgh");
-    let status = desired_prov_status(&prov(None), &observed(Some(&m), Some(false)), T1);
+    let status = desired_prov_status(&prod(), &observed(Some(&m), Some(false)), T1);
     assert_eq!(status.ready, Some(true));
     assert_eq!(status.client_secret_name, None);
     assert_condition(&status, "Reconciling", "True", "Waiting");
@@ -277,41 +235,39 @@ fn a_ready_cluster_without_its_kubeconfig_secret_waits_for_it() {
 #[test]
 fn a_kubeconfig_secret_of_a_cluster_not_yet_ready_is_not_recorded() {
     let m = not_connected("c-m-abcdefgh");
-    let status = desired_prov_status(&prov(None), &observed(Some(&m), Some(true)), T1);
+    let status = desired_prov_status(&prod(), &observed(Some(&m), Some(true)), T1);
     assert_eq!(status.client_secret_name, None);
 }
 
 #[test]
 fn without_secret_observation_the_conventional_name_is_recorded_once_ready() {
     let m = connected("c-m-abcdefgh");
-    let status = desired_prov_status(&prov(None), &observed(Some(&m), None), T1);
+    let status = desired_prov_status(&prod(), &observed(Some(&m), None), T1);
     assert_eq!(
         status.client_secret_name.as_deref(),
         Some("prod-kubeconfig")
     );
 
     let waiting = not_connected("c-m-abcdefgh");
-    let status = desired_prov_status(&prov(None), &observed(Some(&waiting), None), T1);
+    let status = desired_prov_status(&prod(), &observed(Some(&waiting), None), T1);
     assert_eq!(status.client_secret_name, None);
 }
 
 #[test]
 fn the_agent_deployed_flag_follows_the_mgmt_condition() {
-    let m = mgmt(
-        "c-m-abcdefgh",
-        Some("fleet-default"),
-        vec![
+    let m = mgmt("c-m-abcdefgh")
+        .in_workspace("fleet-default")
+        .with_conditions(vec![
             condition("Connected", "True"),
             condition("AgentDeployed", "False"),
-        ],
-    );
-    let status = desired_prov_status(&prov(None), &observed(Some(&m), Some(true)), T1);
+        ]);
+    let status = desired_prov_status(&prod(), &observed(Some(&m), Some(true)), T1);
     assert_eq!(status.agent_deployed, Some(false));
 }
 
 #[test]
 fn the_observed_generation_is_the_prov_generation() {
-    let status = desired_prov_status(&prov(None), &observed(None, None), T1);
+    let status = desired_prov_status(&prod(), &observed(None, None), T1);
     assert_eq!(status.observed_generation, Some(3));
 }
 
@@ -333,7 +289,7 @@ fn ready_before() -> ProvClusterStatus {
 fn a_ready_cluster_stays_ready_when_its_mgmt_cluster_disconnects() {
     let m = not_connected("c-m-abcdefgh");
     let status = desired_prov_status(
-        &prov(Some(ready_before())),
+        &prod().with_status(ready_before()),
         &observed(Some(&m), Some(true)),
         T1,
     );
@@ -345,7 +301,7 @@ fn a_ready_cluster_stays_ready_when_its_mgmt_cluster_disconnects() {
 fn the_kubeconfig_secret_name_stays_once_set() {
     let m = not_connected("c-m-abcdefgh");
     let status = desired_prov_status(
-        &prov(Some(ready_before())),
+        &prod().with_status(ready_before()),
         &observed(Some(&m), Some(false)),
         T1,
     );
@@ -362,14 +318,14 @@ fn the_recorded_mgmt_name_never_changes() {
         mgmt_name: "c-m-other000",
         ..observed(Some(&m), Some(true))
     };
-    let status = desired_prov_status(&prov(Some(ready_before())), &obs, T1);
+    let status = desired_prov_status(&prod().with_status(ready_before()), &obs, T1);
     assert_eq!(status.cluster_name.as_deref(), Some("c-m-abcdefgh"));
 }
 
 #[test]
 fn a_ready_cluster_whose_mgmt_cluster_is_gone_keeps_what_it_recorded() {
     let status = desired_prov_status(
-        &prov(Some(ready_before())),
+        &prod().with_status(ready_before()),
         &observed(None, Some(false)),
         T1,
     );
@@ -387,25 +343,21 @@ fn a_ready_cluster_whose_mgmt_cluster_is_gone_keeps_what_it_recorded() {
 
 #[test]
 fn the_status_workspace_follows_the_mgmt_workspace() {
-    let moved = mgmt(
-        "c-m-abcdefgh",
-        Some("team-a"),
-        vec![condition("Connected", "True")],
-    );
+    let moved = mgmt("c-m-abcdefgh")
+        .in_workspace("team-a")
+        .with_conditions(vec![condition("Connected", "True")]);
     let status = desired_prov_status(
-        &prov(Some(ready_before())),
+        &prod().with_status(ready_before()),
         &observed(Some(&moved), Some(true)),
         T1,
     );
     assert_eq!(status.fleet_workspace_name.as_deref(), Some("team-a"));
 
-    let cleared = mgmt(
-        "c-m-abcdefgh",
-        Some(""),
-        vec![condition("Connected", "True")],
-    );
+    let cleared = mgmt("c-m-abcdefgh")
+        .in_workspace("")
+        .with_conditions(vec![condition("Connected", "True")]);
     let status = desired_prov_status(
-        &prov(Some(ready_before())),
+        &prod().with_status(ready_before()),
         &observed(Some(&cleared), Some(true)),
         T1,
     );
@@ -426,7 +378,7 @@ fn a_refusal_makes_created_false_and_stalled_true_with_the_message() {
         )),
         ..observed(None, Some(false))
     };
-    let status = desired_prov_status(&prov(None), &obs, T1);
+    let status = desired_prov_status(&prod(), &obs, T1);
     assert_condition(&status, "Created", "False", "MgmtClusterClaimed");
     assert_condition(&status, "Stalled", "True", "MgmtClusterClaimed");
     assert_condition(&status, "Reconciling", "False", "MgmtClusterClaimed");
@@ -452,7 +404,7 @@ fn a_refused_mgmt_cluster_is_never_recorded_nor_trusted() {
         refusal: Some(("MgmtClusterClaimed", "belongs to someone else".into())),
         ..observed(Some(&foreign), Some(true))
     };
-    let status = desired_prov_status(&prov(None), &obs, T1);
+    let status = desired_prov_status(&prod(), &obs, T1);
     assert_eq!(status.cluster_name, None);
     assert_eq!(status.ready, Some(false));
     assert_eq!(status.agent_deployed, Some(false));
@@ -463,14 +415,12 @@ fn a_refused_mgmt_cluster_is_never_recorded_nor_trusted() {
 
 #[test]
 fn a_refusal_on_the_recorded_mgmt_cluster_keeps_reading_it() {
-    let ours = mgmt(
-        "c-m-abcdefgh",
-        Some("team-a"),
-        vec![
+    let ours = mgmt("c-m-abcdefgh")
+        .in_workspace("team-a")
+        .with_conditions(vec![
             condition("Connected", "True"),
             condition("AgentDeployed", "True"),
-        ],
-    );
+        ]);
     let before = ProvClusterStatus {
         cluster_name: Some("c-m-abcdefgh".into()),
         ..ProvClusterStatus::default()
@@ -479,7 +429,7 @@ fn a_refusal_on_the_recorded_mgmt_cluster_keeps_reading_it() {
         refusal: Some(("ApplyRejected", "moving to team-a is not allowed".into())),
         ..observed(Some(&ours), Some(true))
     };
-    let status = desired_prov_status(&prov(Some(before)), &obs, T1);
+    let status = desired_prov_status(&prod().with_status(before), &obs, T1);
     assert_eq!(status.cluster_name.as_deref(), Some("c-m-abcdefgh"));
     assert_eq!(status.ready, Some(true));
     assert_eq!(status.agent_deployed, Some(true));
@@ -493,9 +443,13 @@ fn a_resolved_refusal_clears_stalled() {
         refusal: Some(("MgmtClusterClaimed", "taken".into())),
         ..observed(None, Some(false))
     };
-    let first = desired_prov_status(&prov(None), &refused, T1);
+    let first = desired_prov_status(&prod(), &refused, T1);
     let m = not_connected("c-m-abcdefgh");
-    let second = desired_prov_status(&prov(Some(first)), &observed(Some(&m), Some(false)), T2);
+    let second = desired_prov_status(
+        &prod().with_status(first),
+        &observed(Some(&m), Some(false)),
+        T2,
+    );
     assert_condition(&second, "Stalled", "False", "Reconciled");
     assert_condition(&second, "Created", "True", "Created");
     assert_eq!(
@@ -517,7 +471,7 @@ fn a_fleet_cluster_problem_makes_stalled_true_while_created_stays_true() {
         )),
         ..observed(Some(&m), Some(true))
     };
-    let status = desired_prov_status(&prov(None), &obs, T1);
+    let status = desired_prov_status(&prod(), &obs, T1);
     assert_condition(&status, "Created", "True", "Created");
     assert_condition(&status, "Stalled", "True", "FleetClusterNotAdopted");
     assert_condition(&status, "Reconciling", "False", "FleetClusterNotAdopted");
@@ -543,8 +497,12 @@ fn a_resolved_fleet_cluster_problem_clears_stalled() {
         fleet_problem: Some(("FleetClusterWriteFailed", "refused".into())),
         ..observed(Some(&m), Some(true))
     };
-    let first = desired_prov_status(&prov(None), &failing, T1);
-    let second = desired_prov_status(&prov(Some(first)), &observed(Some(&m), Some(true)), T2);
+    let first = desired_prov_status(&prod(), &failing, T1);
+    let second = desired_prov_status(
+        &prod().with_status(first),
+        &observed(Some(&m), Some(true)),
+        T2,
+    );
     assert_condition(&second, "Stalled", "False", "Reconciled");
     assert_condition(&second, "Reconciling", "False", "Reconciled");
 }
@@ -556,7 +514,7 @@ fn a_mgmt_refusal_wins_over_a_fleet_cluster_problem() {
         fleet_problem: Some(("FleetClusterWriteFailed", "refused".into())),
         ..observed(None, Some(false))
     };
-    let status = desired_prov_status(&prov(None), &obs, T1);
+    let status = desired_prov_status(&prod(), &obs, T1);
     assert_condition(&status, "Stalled", "True", "MgmtClusterClaimed");
 }
 
@@ -565,9 +523,9 @@ fn a_mgmt_refusal_wins_over_a_fleet_cluster_problem() {
 #[test]
 fn a_no_op_reconcile_yields_an_identical_status() {
     let m = connected("c-m-abcdefgh");
-    let first = desired_prov_status(&prov(None), &observed(Some(&m), Some(true)), T1);
+    let first = desired_prov_status(&prod(), &observed(Some(&m), Some(true)), T1);
     let second = desired_prov_status(
-        &prov(Some(first.clone())),
+        &prod().with_status(first.clone()),
         &observed(Some(&m), Some(true)),
         T2,
     );
@@ -577,9 +535,9 @@ fn a_no_op_reconcile_yields_an_identical_status() {
 #[test]
 fn a_waiting_cluster_reconciled_again_yields_an_identical_status() {
     let m = not_connected("c-m-abcdefgh");
-    let first = desired_prov_status(&prov(None), &observed(Some(&m), Some(false)), T1);
+    let first = desired_prov_status(&prod(), &observed(Some(&m), Some(false)), T1);
     let second = desired_prov_status(
-        &prov(Some(first.clone())),
+        &prod().with_status(first.clone()),
         &observed(Some(&m), Some(false)),
         T2,
     );
@@ -589,11 +547,15 @@ fn a_waiting_cluster_reconciled_again_yields_an_identical_status() {
 #[test]
 fn only_conditions_that_flip_get_a_new_transition_time() {
     let waiting = not_connected("c-m-abcdefgh");
-    let first = desired_prov_status(&prov(None), &observed(Some(&waiting), Some(true)), T1);
+    let first = desired_prov_status(&prod(), &observed(Some(&waiting), Some(true)), T1);
     let m = connected("c-m-abcdefgh");
-    let second = desired_prov_status(&prov(Some(first)), &observed(Some(&m), Some(true)), T2);
+    let second = desired_prov_status(
+        &prod().with_status(first),
+        &observed(Some(&m), Some(true)),
+        T2,
+    );
     let third = desired_prov_status(
-        &prov(Some(second.clone())),
+        &prod().with_status(second.clone()),
         &observed(Some(&m), Some(true)),
         T3,
     );
@@ -620,7 +582,7 @@ fn only_conditions_that_flip_get_a_new_transition_time() {
 #[test]
 fn the_status_has_the_four_conditions_in_a_fixed_order() {
     let m = connected("c-m-abcdefgh");
-    let status = desired_prov_status(&prov(None), &observed(Some(&m), Some(true)), T1);
+    let status = desired_prov_status(&prod(), &observed(Some(&m), Some(true)), T1);
     let types: Vec<&str> = status
         .conditions
         .iter()

@@ -1,22 +1,6 @@
 use super::*;
 
-fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn workspace(name: &str, uid: &str) -> FleetWorkspace {
-    let mut ws = FleetWorkspace::new(name);
-    ws.metadata.uid = Some(uid.into());
-    ws
-}
-
-fn with_annotations(mut ws: FleetWorkspace, pairs: &[(&str, &str)]) -> FleetWorkspace {
-    ws.metadata.annotations = Some(map(pairs));
-    ws
-}
+use crate::fixtures::{string_map, workspace};
 
 fn namespace(name: &str) -> ObjectMeta {
     ObjectMeta {
@@ -28,8 +12,8 @@ fn namespace(name: &str) -> ObjectMeta {
 
 fn namespace_with(name: &str, labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> ObjectMeta {
     ObjectMeta {
-        labels: Some(map(labels)).filter(|m| !m.is_empty()),
-        annotations: Some(map(annotations)).filter(|m| !m.is_empty()),
+        labels: Some(string_map(labels)).filter(|m| !m.is_empty()),
+        annotations: Some(string_map(annotations)).filter(|m| !m.is_empty()),
         ..namespace(name)
     }
 }
@@ -58,35 +42,42 @@ fn terminating(mut meta: ObjectMeta) -> ObjectMeta {
 
 #[test]
 fn workspaces_are_managed_unless_annotated_managed_false() {
-    assert!(is_managed(&workspace("a", "1")));
-    let ws = with_annotations(workspace("a", "1"), &[(annotations::MANAGED, "true")]);
+    assert!(is_managed(&workspace("a").with_uid("1")));
+    let ws = workspace("a")
+        .with_uid("1")
+        .with_annotations(string_map(&[(annotations::MANAGED, "true")]));
     assert!(is_managed(&ws));
-    let ws = with_annotations(workspace("a", "1"), &[(annotations::MANAGED, "false")]);
+    let ws = workspace("a")
+        .with_uid("1")
+        .with_annotations(string_map(&[(annotations::MANAGED, "false")]));
     assert!(!is_managed(&ws));
 }
 
 #[test]
 fn an_empty_creator_annotation_names_no_creator() {
-    let ws = with_annotations(workspace("a", "1"), &[(annotations::CREATOR_ID, "")]);
+    let ws = workspace("a")
+        .with_uid("1")
+        .with_annotations(string_map(&[(annotations::CREATOR_ID, "")]));
     assert_eq!(creator(&ws), None);
-    let ws = with_annotations(workspace("a", "1"), &[(annotations::CREATOR_ID, "u-abc")]);
+    let ws = workspace("a")
+        .with_uid("1")
+        .with_annotations(string_map(&[(annotations::CREATOR_ID, "u-abc")]));
     assert_eq!(creator(&ws), Some("u-abc"));
 }
 
 #[test]
 fn the_desired_namespace_has_the_workspaces_cleaned_labels_and_annotations_plus_marks() {
-    let mut ws = with_annotations(
-        workspace("team-a", "uid-1"),
-        &[
+    let mut ws = workspace("team-a")
+        .with_uid("uid-1")
+        .with_annotations(string_map(&[
             ("note", "hello"),
             (annotations::CREATOR_ID, "u-abc"),
             ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
-        ],
-    );
-    ws.metadata.labels = Some(map(&[("team", "a"), ("cattle.io/x", "y")]));
+        ]));
+    ws.metadata.labels = Some(string_map(&[("team", "a"), ("cattle.io/x", "y")]));
     let ns = applied(plan_namespace(&ws, None));
     assert_eq!(ns.metadata.name.as_deref(), Some("team-a"));
-    assert_eq!(ns.metadata.labels, Some(map(&[("team", "a")])));
+    assert_eq!(ns.metadata.labels, Some(string_map(&[("team", "a")])));
     let annotations = ns.metadata.annotations.expect("annotations");
     assert_eq!(annotations["note"], "hello");
     assert_eq!(
@@ -103,15 +94,17 @@ fn the_desired_namespace_has_the_workspaces_cleaned_labels_and_annotations_plus_
 
 #[test]
 fn a_workspace_without_labels_wants_no_labels_key_at_all() {
-    let ns = applied(plan_namespace(&workspace("a", "1"), None));
+    let ns = applied(plan_namespace(&workspace("a").with_uid("1"), None));
     assert_eq!(ns.metadata.labels, None);
     assert!(ns.spec.is_none() && ns.status.is_none());
 }
 
 #[test]
 fn the_namespace_claim_carries_only_the_name_and_the_marks_the_desired_namespace_keeps() {
-    let mut ws = with_annotations(workspace("team-a", "uid-1"), &[("note", "x")]);
-    ws.metadata.labels = Some(map(&[("team", "a")]));
+    let mut ws = workspace("team-a")
+        .with_uid("uid-1")
+        .with_annotations(string_map(&[("note", "x")]));
+    ws.metadata.labels = Some(string_map(&[("team", "a")]));
     let claim = namespace_claim(&ws);
     assert_eq!(claim.metadata.labels, None);
     let claimed = claim.metadata.annotations.expect("annotations");
@@ -125,19 +118,19 @@ fn the_namespace_claim_carries_only_the_name_and_the_marks_the_desired_namespace
 
 #[test]
 fn a_namespace_drover_created_is_kept_up_to_date() {
-    let ws = workspace("team-a", "uid-1");
+    let ws = workspace("team-a").with_uid("uid-1");
     let current = created_for(&ws);
     let mut relabeled = ws.clone();
-    relabeled.metadata.labels = Some(map(&[("team", "b")]));
+    relabeled.metadata.labels = Some(string_map(&[("team", "b")]));
     let ns = applied(plan_namespace(&relabeled, Some(&current)));
-    assert_eq!(ns.metadata.labels, Some(map(&[("team", "b")])));
+    assert_eq!(ns.metadata.labels, Some(string_map(&[("team", "b")])));
 }
 
 #[test]
 fn a_namespace_made_for_an_earlier_workspace_of_the_same_name_is_not_retaken() {
-    let current = created_for(&workspace("team-a", "uid-old"));
+    let current = created_for(&workspace("team-a").with_uid("uid-old"));
     assert_eq!(
-        plan_namespace(&workspace("team-a", "uid-new"), Some(&current)),
+        plan_namespace(&workspace("team-a").with_uid("uid-new"), Some(&current)),
         NamespacePlan::NotAdopted(NotAdopted::EarlierWorkspace {
             uid: "uid-old".into()
         })
@@ -147,22 +140,22 @@ fn a_namespace_made_for_an_earlier_workspace_of_the_same_name_is_not_retaken() {
 #[test]
 fn the_managed_by_label_does_not_hand_over_a_namespace_of_an_earlier_workspace() {
     // drover copies the workspace's own labels, this one included, onto its namespace.
-    let mut current = created_for(&workspace("team-a", "uid-old"));
-    current.labels = Some(map(&[("app.kubernetes.io/managed-by", "rancher")]));
+    let mut current = created_for(&workspace("team-a").with_uid("uid-old"));
+    current.labels = Some(string_map(&[("app.kubernetes.io/managed-by", "rancher")]));
     assert!(matches!(
-        plan_namespace(&workspace("team-a", "uid-new"), Some(&current)),
+        plan_namespace(&workspace("team-a").with_uid("uid-new"), Some(&current)),
         NamespacePlan::NotAdopted(NotAdopted::EarlierWorkspace { .. })
     ));
 }
 
 #[test]
 fn the_allow_annotation_hands_a_namespace_of_an_earlier_workspace_over_as_adopted() {
-    let mut current = created_for(&workspace("team-a", "uid-old"));
+    let mut current = created_for(&workspace("team-a").with_uid("uid-old"));
     current
         .annotations
         .get_or_insert_default()
         .insert(annotations::ALLOW_EXISTING_NAMESPACE.into(), "true".into());
-    let ws = workspace("team-a", "uid-new");
+    let ws = workspace("team-a").with_uid("uid-new");
     let ns = applied(plan_namespace(&ws, Some(&current)));
     let annotations = ns.metadata.annotations.expect("annotations");
     assert_eq!(annotations[annotations::OWNER_UID], "uid-new");
@@ -183,7 +176,10 @@ fn a_namespace_rancher_created_keeps_its_marks_without_a_uid() {
             (annotations::OWNER_NAMESPACE, ""),
         ],
     );
-    let ns = applied(plan_namespace(&workspace("team-a", "1"), Some(&rancher)));
+    let ns = applied(plan_namespace(
+        &workspace("team-a").with_uid("1"),
+        Some(&rancher),
+    ));
     let annotations = ns.metadata.annotations.expect("annotations");
     assert!(!annotations.contains_key(annotations::OWNER_UID));
     assert!(!annotations.contains_key(annotations::ADOPTED));
@@ -193,15 +189,15 @@ fn a_namespace_rancher_created_keeps_its_marks_without_a_uid() {
 fn an_existing_namespace_without_marks_or_exemption_is_not_adopted() {
     let user_made = namespace_with("legacy-team", &[("owner", "me")], &[]);
     assert_eq!(
-        plan_namespace(&workspace("legacy-team", "1"), Some(&user_made)),
+        plan_namespace(&workspace("legacy-team").with_uid("1"), Some(&user_made)),
         NamespacePlan::NotAdopted(NotAdopted::Foreign)
     );
 }
 
 #[test]
 fn marks_naming_another_workspace_or_kind_do_not_allow_adoption() {
-    let ws = workspace("team-a", "1");
-    let other_ws = created_for(&workspace("team-b", "2"));
+    let ws = workspace("team-a").with_uid("1");
+    let other_ws = created_for(&workspace("team-b").with_uid("2"));
     let renamed = ObjectMeta {
         name: Some("team-a".into()),
         ..other_ws
@@ -234,7 +230,10 @@ fn a_namespace_labelled_managed_by_rancher_is_adopted_and_the_adoption_is_record
         &[("app.kubernetes.io/managed-by", "rancher")],
         &[],
     );
-    let ns = applied(plan_namespace(&workspace("team-a", "1"), Some(&rancher)));
+    let ns = applied(plan_namespace(
+        &workspace("team-a").with_uid("1"),
+        Some(&rancher),
+    ));
     assert_eq!(
         ns.metadata.annotations.expect("annotations")[annotations::ADOPTED],
         "true"
@@ -249,7 +248,7 @@ fn a_namespace_annotated_to_allow_a_workspace_is_adopted() {
         &[(annotations::ALLOW_EXISTING_NAMESPACE, "true")],
     );
     assert!(matches!(
-        plan_namespace(&workspace("team-a", "1"), Some(&allowed)),
+        plan_namespace(&workspace("team-a").with_uid("1"), Some(&allowed)),
         NamespacePlan::Apply(_)
     ));
     let not_quite = namespace_with(
@@ -258,14 +257,14 @@ fn a_namespace_annotated_to_allow_a_workspace_is_adopted() {
         &[(annotations::ALLOW_EXISTING_NAMESPACE, "yes")],
     );
     assert_eq!(
-        plan_namespace(&workspace("team-a", "1"), Some(&not_quite)),
+        plan_namespace(&workspace("team-a").with_uid("1"), Some(&not_quite)),
         NamespacePlan::NotAdopted(NotAdopted::Foreign)
     );
 }
 
 #[test]
 fn an_adoption_stays_recorded_after_the_exemption_is_removed() {
-    let ws = workspace("team-a", "1");
+    let ws = workspace("team-a").with_uid("1");
     let allowed = namespace_with(
         "team-a",
         &[],
@@ -285,7 +284,7 @@ fn an_adoption_stays_recorded_after_the_exemption_is_removed() {
 
 #[test]
 fn a_terminating_namespace_is_waited_for() {
-    let ws = workspace("team-a", "1");
+    let ws = workspace("team-a").with_uid("1");
     assert_eq!(
         plan_namespace(&ws, Some(&terminating(created_for(&ws)))),
         NamespacePlan::Terminating
@@ -301,7 +300,7 @@ fn occupied() -> Occupants {
 
 #[test]
 fn deleting_a_workspace_deletes_the_empty_namespace_drover_created_for_it() {
-    let ws = workspace("team-a", "1");
+    let ws = workspace("team-a").with_uid("1");
     let ns = created_for(&ws);
     assert_eq!(
         plan_deletion(
@@ -316,7 +315,7 @@ fn deleting_a_workspace_deletes_the_empty_namespace_drover_created_for_it() {
 
 #[test]
 fn deleting_a_workspace_whose_namespace_holds_clusters_waits_by_default() {
-    let ws = workspace("team-a", "1");
+    let ws = workspace("team-a").with_uid("1");
     let ns = created_for(&ws);
     assert_eq!(
         plan_deletion(&ws, Some(&ns), occupied(), WorkspaceDeletion::Protect),
@@ -326,7 +325,7 @@ fn deleting_a_workspace_whose_namespace_holds_clusters_waits_by_default() {
 
 #[test]
 fn the_cascade_mode_deletes_a_namespace_that_holds_clusters_at_once() {
-    let ws = workspace("team-a", "1");
+    let ws = workspace("team-a").with_uid("1");
     let ns = created_for(&ws);
     assert_eq!(
         plan_deletion(&ws, Some(&ns), occupied(), WorkspaceDeletion::Cascade),
@@ -336,7 +335,7 @@ fn the_cascade_mode_deletes_a_namespace_that_holds_clusters_at_once() {
 
 #[test]
 fn a_namespace_drover_did_not_create_is_never_deleted_even_in_cascade_mode() {
-    let ws = workspace("legacy-team", "1");
+    let ws = workspace("legacy-team").with_uid("1");
     let user_made = namespace("legacy-team");
     let adopted = applied(plan_namespace(
         &ws,
@@ -363,10 +362,10 @@ fn a_namespace_drover_did_not_create_is_never_deleted_even_in_cascade_mode() {
 
 #[test]
 fn a_namespace_created_for_an_earlier_workspace_of_the_same_name_is_not_deleted() {
-    let ns = created_for(&workspace("team-a", "uid-old"));
+    let ns = created_for(&workspace("team-a").with_uid("uid-old"));
     assert_eq!(
         plan_deletion(
-            &workspace("team-a", "uid-new"),
+            &workspace("team-a").with_uid("uid-new"),
             Some(&ns),
             Occupants::default(),
             WorkspaceDeletion::Cascade
@@ -377,7 +376,7 @@ fn a_namespace_created_for_an_earlier_workspace_of_the_same_name_is_not_deleted(
 
 #[test]
 fn deleting_a_workspace_whose_namespace_is_gone_or_going_releases_it() {
-    let ws = workspace("team-a", "1");
+    let ws = workspace("team-a").with_uid("1");
     assert_eq!(
         plan_deletion(&ws, None, occupied(), WorkspaceDeletion::Protect),
         DeletionPlan::Release
@@ -453,6 +452,6 @@ fn the_default_workspaces_are_a_managed_default_and_an_unmanaged_local_one() {
     let ns = local_namespace();
     assert_eq!(
         ns.metadata.labels,
-        Some(map(&[("app.kubernetes.io/managed-by", "rancher")]))
+        Some(string_map(&[("app.kubernetes.io/managed-by", "rancher")]))
     );
 }

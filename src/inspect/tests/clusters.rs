@@ -83,9 +83,9 @@ fn a_prov_cluster_whose_mgmt_cluster_is_gone_is_missing_its_counterpart() {
 #[test]
 fn a_prov_cluster_without_a_cluster_name_has_no_mgmt_cluster() {
     let mut estate = Estate::converged();
-    estate
-        .provs
-        .push(prov("fleet-default", "fresh", None, None));
+    estate.provs.push(distinct(
+        prov("fleet-default", "fresh").with_status(ProvClusterStatus::default()),
+    ));
     let report = estate.analyze();
     assert_eq!(
         problems(&report),
@@ -147,9 +147,11 @@ fn a_legacy_mgmt_cluster_without_a_workspace_needs_no_prov_cluster() {
 #[test]
 fn a_non_legacy_mgmt_cluster_that_no_prov_cluster_claims_is_reported() {
     let mut estate = Estate::converged();
-    estate
-        .mgmts
-        .push(mgmt("c-m-zzzzzzzz", Some("fleet-default"), true));
+    estate.mgmts.push(distinct(
+        mgmt("c-m-zzzzzzzz")
+            .in_workspace("fleet-default")
+            .with_conditions(vec![condition("Ready", "True")]),
+    ));
     let report = estate.analyze();
     assert_eq!(
         problems(&report),
@@ -223,11 +225,8 @@ fn owners_of_kinds_inspect_does_not_read_are_not_judged() {
 #[test]
 fn two_prov_clusters_claiming_one_mgmt_cluster_are_a_duplicate_claim() {
     let mut estate = Estate::converged();
-    estate.provs.push(prov(
-        "fleet-default",
-        "prod-copy",
-        Some("c-m-bcdfghjk"),
-        None,
+    estate.provs.push(distinct(
+        prov("fleet-default", "prod-copy").recorded("c-m-bcdfghjk"),
     ));
     let report = estate.analyze();
     assert_eq!(
@@ -253,10 +252,13 @@ fn two_prov_clusters_claiming_one_mgmt_cluster_are_a_duplicate_claim() {
 fn a_copy_left_in_the_old_workspace_of_a_moved_legacy_cluster_is_stale() {
     let mut estate = Estate::converged();
     estate.mgmt_mut("c-ab12c").spec.fleet_workspace_name = Some("team-a".into());
-    let mut moved = prov("team-a", "c-ab12c", Some("c-ab12c"), None);
-    moved.metadata = owned_by(moved.metadata.clone(), &mgmt("c-ab12c", None, false));
+    let mut moved = distinct(prov("team-a", "c-ab12c").recorded("c-ab12c"));
+    moved.metadata = owned_by(
+        moved.metadata.clone(),
+        &distinct(mgmt("c-ab12c").with_conditions(vec![condition("Ready", "False")])),
+    );
     estate.provs.push(moved);
-    let team_a = workspace("team-a");
+    let team_a = distinct(workspace("team-a"));
     estate.namespaces.push(namespace_of(&team_a));
     estate.workspaces.push(team_a);
     let report = estate.analyze();
@@ -278,8 +280,8 @@ fn a_moved_provisioned_cluster_keeps_its_prov_cluster_and_moves_its_fleet_cluste
     estate.remove_fleet("prod");
     estate
         .fleets
-        .push(fleet("team-a", "prod", Some("c-m-bcdfghjk")));
-    let team_a = workspace("team-a");
+        .push(distinct(fleet("team-a", "prod").for_mgmt("c-m-bcdfghjk")));
+    let team_a = distinct(workspace("team-a"));
     estate.namespaces.push(namespace_of(&team_a));
     estate.workspaces.push(team_a);
     let report = estate.analyze();
@@ -298,8 +300,8 @@ fn a_fleet_cluster_left_in_the_old_workspace_after_a_move_is_stale() {
     estate.mgmt_mut("c-m-bcdfghjk").spec.fleet_workspace_name = Some("team-a".into());
     estate
         .fleets
-        .push(fleet("team-a", "prod", Some("c-m-bcdfghjk")));
-    let team_a = workspace("team-a");
+        .push(distinct(fleet("team-a", "prod").for_mgmt("c-m-bcdfghjk")));
+    let team_a = distinct(workspace("team-a"));
     estate.namespaces.push(namespace_of(&team_a));
     estate.workspaces.push(team_a);
     let report = estate.analyze();
@@ -337,9 +339,9 @@ fn a_fleet_cluster_of_a_cluster_that_no_longer_qualifies_is_stale() {
 #[test]
 fn a_fleet_cluster_labelled_for_a_missing_mgmt_cluster_is_an_orphan() {
     let mut estate = Estate::converged();
-    estate
-        .fleets
-        .push(fleet("fleet-default", "ghost", Some("c-m-gggggggg")));
+    estate.fleets.push(distinct(
+        fleet("fleet-default", "ghost").for_mgmt("c-m-gggggggg"),
+    ));
     let report = estate.analyze();
     assert_eq!(
         problems(&report),
@@ -356,7 +358,7 @@ fn a_fleet_cluster_drover_does_not_manage_is_listed_without_a_problem() {
     let mut estate = Estate::converged();
     estate
         .fleets
-        .push(fleet("fleet-default", "self-registered", None));
+        .push(distinct(fleet("fleet-default", "self-registered")));
     let report = estate.analyze();
     assert!(report.consistent, "{:?}", report.problems);
     let row = report

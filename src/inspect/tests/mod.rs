@@ -7,10 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::Resource;
 
 use super::*;
-use crate::api::{
-    Condition, FleetCluster, FleetClusterSpec, FleetWorkspace, MgmtCluster, MgmtClusterSpec,
-    MgmtClusterStatus, ProvCluster, ProvClusterSpec, ProvClusterStatus,
-};
+use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster, ProvClusterStatus};
+use crate::fixtures::{condition, fleet, mgmt, prov, string_map, workspace};
 use crate::mapping::meta::OwnerMarks;
 
 fn meta(namespace: Option<&str>, name: &str) -> ObjectMeta {
@@ -22,56 +20,20 @@ fn meta(namespace: Option<&str>, name: &str) -> ObjectMeta {
     }
 }
 
-fn prov(ns: &str, name: &str, cluster_name: Option<&str>, secret: Option<&str>) -> ProvCluster {
-    let mut p = ProvCluster::new(name, ProvClusterSpec::default());
-    p.metadata = meta(Some(ns), name);
-    p.status = Some(ProvClusterStatus {
-        cluster_name: cluster_name.map(Into::into),
-        client_secret_name: secret.map(Into::into),
-        ..ProvClusterStatus::default()
-    });
-    p
-}
-
-fn mgmt(name: &str, workspace: Option<&str>, ready: bool) -> MgmtCluster {
-    let mut m = MgmtCluster::new(
-        name,
-        MgmtClusterSpec {
-            fleet_workspace_name: workspace.map(Into::into),
-            ..MgmtClusterSpec::default()
-        },
-    );
-    m.metadata = meta(None, name);
-    m.status = Some(MgmtClusterStatus {
-        conditions: Some(vec![Condition {
-            type_: "Ready".into(),
-            status: if ready { "True" } else { "False" }.into(),
-            ..Condition::default()
-        }]),
-    });
-    m
-}
-
-fn fleet(ns: &str, name: &str, mgmt_name: Option<&str>) -> FleetCluster {
-    let mut f = FleetCluster::new(name, FleetClusterSpec::default());
-    f.metadata = meta(Some(ns), name);
-    if let Some(m) = mgmt_name {
-        f.metadata.labels = Some(BTreeMap::from([(
-            "management.cattle.io/cluster-name".to_string(),
-            m.to_string(),
-        )]));
-    }
-    f
-}
-
-fn workspace(name: &str) -> FleetWorkspace {
-    let mut w = FleetWorkspace::new(name);
-    w.metadata = meta(None, name);
-    w
+/// `object` with a UID of its own, derived from its namespace and name, as the API server gives
+/// every object one: the audit tells objects apart by UID.
+fn distinct<K: Resource<DynamicType = ()>>(mut object: K) -> K {
+    let meta = object.meta_mut();
+    meta.uid = Some(format!(
+        "uid-{}-{}",
+        meta.namespace.as_deref().unwrap_or("_"),
+        meta.name.as_deref().unwrap_or_default()
+    ));
+    object
 }
 
 fn unmanaged_workspace(name: &str) -> FleetWorkspace {
-    let mut w = workspace(name);
+    let mut w = distinct(workspace(name));
     w.metadata.annotations = Some(BTreeMap::from([(
         "provisioning.cattle.io/managed".to_string(),
         "false".to_string(),
@@ -117,26 +79,36 @@ struct Estate {
 
 impl Estate {
     fn converged() -> Self {
-        let prod = prov(
-            "fleet-default",
-            "prod",
-            Some("c-m-bcdfghjk"),
-            Some("prod-kubeconfig"),
+        let prod = distinct(
+            prov("fleet-default", "prod")
+                .recorded("c-m-bcdfghjk")
+                .with_client_secret("prod-kubeconfig"),
         );
-        let mut prod_mgmt = mgmt("c-m-bcdfghjk", Some("fleet-default"), true);
+        let mut prod_mgmt = distinct(
+            mgmt("c-m-bcdfghjk")
+                .in_workspace("fleet-default")
+                .with_conditions(vec![condition("Ready", "True")]),
+        );
         prod_mgmt.metadata = owned_by(prod_mgmt.metadata.clone(), &prod);
-        let legacy_mgmt = mgmt("c-ab12c", Some("fleet-default"), false);
-        let mut legacy = prov("fleet-default", "c-ab12c", Some("c-ab12c"), None);
+        let legacy_mgmt = distinct(
+            mgmt("c-ab12c")
+                .in_workspace("fleet-default")
+                .with_conditions(vec![condition("Ready", "False")]),
+        );
+        let mut legacy = distinct(prov("fleet-default", "c-ab12c").recorded("c-ab12c"));
         legacy.metadata = owned_by(legacy.metadata.clone(), &legacy_mgmt);
-        let local_mgmt = mgmt("local", Some("fleet-local"), true);
-        let mut local = prov(
-            "fleet-local",
-            "local",
-            Some("local"),
-            Some("local-kubeconfig"),
+        let local_mgmt = distinct(
+            mgmt("local")
+                .in_workspace("fleet-local")
+                .with_conditions(vec![condition("Ready", "True")]),
+        );
+        let mut local = distinct(
+            prov("fleet-local", "local")
+                .recorded("local")
+                .with_client_secret("local-kubeconfig"),
         );
         local.metadata = owned_by(local.metadata.clone(), &local_mgmt);
-        let default_ws = workspace("fleet-default");
+        let default_ws = distinct(workspace("fleet-default"));
         let mut fleet_local_ns = namespace("fleet-local");
         fleet_local_ns.labels = Some(BTreeMap::from([(
             "app.kubernetes.io/managed-by".to_string(),
@@ -146,8 +118,8 @@ impl Estate {
             provs: vec![prod, legacy, local],
             mgmts: vec![prod_mgmt, legacy_mgmt, local_mgmt],
             fleets: vec![
-                fleet("fleet-default", "prod", Some("c-m-bcdfghjk")),
-                fleet("fleet-local", "local", Some("local")),
+                distinct(fleet("fleet-default", "prod").for_mgmt("c-m-bcdfghjk")),
+                distinct(fleet("fleet-local", "local").for_mgmt("local")),
             ],
             namespaces: vec![namespace_of(&default_ws), fleet_local_ns],
             workspaces: vec![default_ws, unmanaged_workspace("fleet-local")],

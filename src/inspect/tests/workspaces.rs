@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn a_managed_workspace_over_a_namespace_drover_did_not_create_is_not_adopted() {
     let mut estate = Estate::converged();
-    estate.workspaces.push(workspace("legacy-team"));
+    estate.workspaces.push(distinct(workspace("legacy-team")));
     estate.namespaces.push(namespace("legacy-team"));
     let report = estate.analyze();
     assert_eq!(
@@ -37,18 +37,10 @@ fn a_namespace_managed_by_rancher_or_explicitly_allowed_is_adoptable() {
         ),
     ] {
         let mut estate = Estate::converged();
-        estate.workspaces.push(workspace("legacy-team"));
+        estate.workspaces.push(distinct(workspace("legacy-team")));
         let mut ns = namespace("legacy-team");
-        let map = |pairs: Vec<(&str, &str)>| {
-            Some(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            )
-        };
-        ns.labels = map(labels);
-        ns.annotations = map(annotations);
+        ns.labels = Some(string_map(&labels));
+        ns.annotations = Some(string_map(&annotations));
         estate.namespaces.push(ns);
         let report = estate.analyze();
         assert!(report.consistent, "{:?}", report.problems);
@@ -58,10 +50,11 @@ fn a_namespace_managed_by_rancher_or_explicitly_allowed_is_adoptable() {
 #[test]
 fn a_namespace_created_for_another_workspace_is_not_adopted() {
     let mut estate = Estate::converged();
-    estate.workspaces.push(workspace("team-b"));
-    estate
-        .namespaces
-        .push(owned_by(namespace("team-b"), &workspace("fleet-default")));
+    estate.workspaces.push(distinct(workspace("team-b")));
+    estate.namespaces.push(owned_by(
+        namespace("team-b"),
+        &distinct(workspace("fleet-default")),
+    ));
     let report = estate.analyze();
     assert_eq!(
         problems(&report),
@@ -72,7 +65,7 @@ fn a_namespace_created_for_another_workspace_is_not_adopted() {
 #[test]
 fn a_managed_workspace_without_a_namespace_is_missing_it_and_an_unmanaged_one_is_not() {
     let mut estate = Estate::converged();
-    estate.workspaces.push(workspace("team-c"));
+    estate.workspaces.push(distinct(workspace("team-c")));
     estate.workspaces.push(unmanaged_workspace("team-d"));
     let report = estate.analyze();
     assert_eq!(
@@ -84,7 +77,7 @@ fn a_managed_workspace_without_a_namespace_is_missing_it_and_an_unmanaged_one_is
 #[test]
 fn a_namespace_holding_clusters_without_a_workspace_is_reported() {
     let mut estate = Estate::converged();
-    estate.fleets.push(fleet("ops", "edge", None));
+    estate.fleets.push(distinct(fleet("ops", "edge")));
     estate.namespaces.push(namespace("ops"));
     let report = estate.analyze();
     assert_eq!(
@@ -96,9 +89,10 @@ fn a_namespace_holding_clusters_without_a_workspace_is_reported() {
 #[test]
 fn a_namespace_whose_workspace_is_gone_is_an_orphan() {
     let mut estate = Estate::converged();
-    estate
-        .namespaces
-        .push(owned_by(namespace("team-e"), &workspace("team-e")));
+    estate.namespaces.push(owned_by(
+        namespace("team-e"),
+        &distinct(workspace("team-e")),
+    ));
     let report = estate.analyze();
     assert_eq!(
         problems(&report),
