@@ -373,5 +373,5 @@ pub fn is_owned_by_a_prov_cluster(mgmt: &MgmtCluster) -> bool {
 }
 
 #[cfg(test)]
-#[path = "cluster_tests.rs"]
+#[path = "cluster_tests/mod.rs"]
 mod tests;

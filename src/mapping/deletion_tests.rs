@@ -1,12 +1,11 @@
 use super::*;
 
-use crate::fixtures::{PROV_UID, fleet, mgmt, prov};
-
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::consts::annotations;
+use crate::fixtures::{PROV_UID, fleet, mgmt, prov};
 use crate::mapping::names::generated_mgmt_name;
 
 const DEFAULT: &str = "fleet-default";

@@ -318,5 +318,5 @@ pub fn desired_local_cluster_group(
 }
 
 #[cfg(test)]
-#[path = "fleet_tests.rs"]
+#[path = "fleet_tests/mod.rs"]
 mod tests;
