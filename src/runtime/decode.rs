@@ -229,7 +229,7 @@ mod tests {
     use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
     use serde_json::json;
 
-    fn mgmt(spec: Value) -> Value {
+    fn mgmt_json(spec: Value) -> Value {
         json!({
             "apiVersion": "management.cattle.io/v3",
             "kind": "Cluster",
@@ -241,10 +241,11 @@ mod tests {
     #[test]
     fn an_env_var_without_a_name_fits_but_a_name_that_is_no_string_is_blamed() {
         // The shape of issue 12: Kubernetes' types fill a missing required string with "".
-        let fits: MgmtCluster = decode(&mgmt(json!({"agentEnvVars": [{"value": "v"}]}))).unwrap();
+        let fits: MgmtCluster =
+            decode(&mgmt_json(json!({"agentEnvVars": [{"value": "v"}]}))).unwrap();
         assert_eq!(fits.spec.agent_env_vars.unwrap()[0].name, "");
 
-        let err = decode::<MgmtCluster>(&mgmt(json!({
+        let err = decode::<MgmtCluster>(&mgmt_json(json!({
             "displayName": "d",
             "agentEnvVars": [{"name": "A", "value": "1"}, {"name": 5}],
         })))
@@ -259,12 +260,12 @@ mod tests {
 
     #[test]
     fn a_wrong_type_in_a_modelled_field_is_blamed_on_that_field() {
-        let err =
-            decode::<MgmtCluster>(&mgmt(json!({"internal": "a \"secret\" value"}))).unwrap_err();
+        let err = decode::<MgmtCluster>(&mgmt_json(json!({"internal": "a \"secret\" value"})))
+            .unwrap_err();
         assert_eq!(err.path, "spec.internal");
         assert_eq!(err.message, "invalid type: string, expected a boolean");
 
-        let err = decode::<MgmtCluster>(&mgmt(json!({
+        let err = decode::<MgmtCluster>(&mgmt_json(json!({
             "importedConfig": {"privateRegistryPullSecrets": "one"},
         })))
         .unwrap_err();
@@ -273,7 +274,7 @@ mod tests {
 
     #[test]
     fn a_condition_without_a_status_is_blamed_on_that_condition() {
-        let mut value = mgmt(json!({}));
+        let mut value = mgmt_json(json!({}));
         value["status"] = json!({"conditions": [{"type": "Ready"}]});
         let err = decode::<MgmtCluster>(&value).unwrap_err();
         assert_eq!(err.path, "status.conditions[0]");
@@ -320,7 +321,7 @@ mod tests {
 
     #[test]
     fn a_fitting_object_decodes_and_unknown_fields_are_ignored() {
-        let mgmt: MgmtCluster = decode(&mgmt(json!({
+        let mgmt: MgmtCluster = decode(&mgmt_json(json!({
             "displayName": "d",
             "agentEnvVars": [{"name": "A", "value": "1"}],
             "somethingDroverDoesNotModel": {"x": [1, 2]},
@@ -344,7 +345,8 @@ mod tests {
     #[test]
     fn a_long_message_is_cut() {
         let long = "x".repeat(2 * MESSAGE_LIMIT);
-        let err = decode::<MgmtCluster>(&mgmt(json!({"displayName": {"a": long}}))).unwrap_err();
+        let err =
+            decode::<MgmtCluster>(&mgmt_json(json!({"displayName": {"a": long}}))).unwrap_err();
         assert_eq!(err.path, "spec.displayName");
         assert!(err.message.chars().count() <= MESSAGE_LIMIT + 1, "{err}");
     }

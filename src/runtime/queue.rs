@@ -96,7 +96,7 @@ mod tests {
     use kube::runtime::reflector;
     use kube::runtime::watcher::Event;
 
-    fn mgmt(name: &str) -> MgmtCluster {
+    fn cached_mgmt(name: &str) -> MgmtCluster {
         let mut m = MgmtCluster::new(name, Default::default());
         m.metadata.resource_version = Some("1".into());
         m
@@ -106,8 +106,8 @@ mod tests {
     fn triggers_count_once_per_object_until_its_reconcile_starts() {
         let (store, mut writer) = reflector::store::<MgmtCluster>();
         writer.apply_watcher_event(&Event::Init);
-        writer.apply_watcher_event(&Event::InitApply(mgmt("a")));
-        writer.apply_watcher_event(&Event::InitApply(mgmt("b")));
+        writer.apply_watcher_event(&Event::InitApply(cached_mgmt("a")));
+        writer.apply_watcher_event(&Event::InitApply(cached_mgmt("b")));
         writer.apply_watcher_event(&Event::InitDone);
         let pending = Pending::new(store);
         let map = pending.track(|name: &str| Some(ObjectRef::<MgmtCluster>::new(name)));
@@ -117,9 +117,9 @@ mod tests {
         // Not cached: nothing will reconcile it.
         map("gone");
         assert_eq!(pending.depth(), 2);
-        pending.started(&mgmt("a"));
+        pending.started(&cached_mgmt("a"));
         assert_eq!(pending.depth(), 1);
-        writer.apply_watcher_event(&Event::Delete(mgmt("b")));
+        writer.apply_watcher_event(&Event::Delete(cached_mgmt("b")));
         assert_eq!(pending.depth(), 0);
         pending.all();
         assert_eq!(pending.depth(), 1);
