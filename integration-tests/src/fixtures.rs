@@ -32,6 +32,14 @@ pub fn legacy_name() -> String {
     format!("c-{suffix}")
 }
 
+/// A label or annotation map from literal pairs.
+pub fn string_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// A prov cluster named `name` in `namespace`, imported (no rkeConfig).
 pub fn prov_cluster(namespace: &str, name: &str) -> ProvCluster {
     let mut prov = ProvCluster::new(name, Default::default());
@@ -53,6 +61,17 @@ pub fn legacy_mgmt_cluster(name: &str, workspace: Option<&str>) -> MgmtCluster {
         },
         status: None,
     }
+}
+
+/// A mgmt cluster as a user or importer would send it: a name and, optionally, a workspace.
+pub fn mgmt_cluster(name: &str, workspace: Option<&str>) -> MgmtCluster {
+    MgmtCluster::new(
+        name,
+        MgmtClusterSpec {
+            fleet_workspace_name: workspace.map(Into::into),
+            ..MgmtClusterSpec::default()
+        },
+    )
 }
 
 pub async fn create_prov(client: &Client, prov: &ProvCluster) -> Result<ProvCluster> {

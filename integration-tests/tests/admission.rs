@@ -10,7 +10,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use drover::api::{FleetWorkspace, MgmtCluster, MgmtClusterSpec, ProvCluster, ProvClusterSpec};
+use drover::api::{FleetWorkspace, MgmtCluster, ProvCluster};
+use drover_integration_tests::fixtures::{mgmt_cluster, prov_cluster};
 use drover_integration_tests::{TestEnv, repo_root};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
@@ -122,20 +123,6 @@ async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
     ensure(&Api::<Namespace>::all(client.clone()), &ns).await
 }
 
-fn prov(name: &str) -> ProvCluster {
-    ProvCluster::new(name, ProvClusterSpec::default())
-}
-
-fn mgmt(name: &str, workspace: &str) -> MgmtCluster {
-    MgmtCluster::new(
-        name,
-        MgmtClusterSpec {
-            fleet_workspace_name: Some(workspace.into()),
-            ..MgmtClusterSpec::default()
-        },
-    )
-}
-
 fn move_to(workspace: &str) -> Patch<serde_json::Value> {
     Patch::Merge(json!({ "spec": { "fleetWorkspaceName": workspace } }))
 }
@@ -210,8 +197,9 @@ async fn prov_cluster_names_must_be_2_to_63_of_lowercase_digits_and_dashes() -> 
     let api = &Api::<ProvCluster>::namespaced(client.clone(), &namespace);
     // Names Kubernetes itself accepts (DNS subdomains) but Rancher's cluster names do not.
     for name in ["x", "a.b", &"a".repeat(64)] {
+        let prov = &prov_cluster(&namespace, name);
         let message = refused_by("drover-prov-cluster-names", || async move {
-            api.create(&dry_run_post(), &prov(name)).await
+            api.create(&dry_run_post(), prov).await
         })
         .await?;
         ensure!(
@@ -222,7 +210,7 @@ async fn prov_cluster_names_must_be_2_to_63_of_lowercase_digits_and_dashes() -> 
         );
     }
     for name in ["ab", "prod-1", &"a".repeat(63)] {
-        api.create(&PostParams::default(), &prov(name))
+        api.create(&PostParams::default(), &prov_cluster(&namespace, name))
             .await
             .with_context(|| format!("prov cluster name {name} must be accepted"))?;
     }
@@ -236,8 +224,9 @@ async fn the_prov_cluster_local_lives_only_in_fleet_local_and_cannot_be_deleted(
     let namespace = env.unique_name("prov");
     ensure_namespace(&client, &namespace).await?;
     let elsewhere = &Api::<ProvCluster>::namespaced(client.clone(), &namespace);
+    let local_elsewhere = &prov_cluster(&namespace, "local");
     let message = refused_by("drover-prov-cluster-names", || async move {
-        elsewhere.create(&dry_run_post(), &prov("local")).await
+        elsewhere.create(&dry_run_post(), local_elsewhere).await
     })
     .await?;
     ensure!(
@@ -249,7 +238,7 @@ async fn the_prov_cluster_local_lives_only_in_fleet_local_and_cannot_be_deleted(
 
     ensure_namespace(&client, "fleet-local").await?;
     let fleet_local = &Api::<ProvCluster>::namespaced(client.clone(), "fleet-local");
-    ensure(fleet_local, &prov("local")).await?;
+    ensure(fleet_local, &prov_cluster("fleet-local", "local")).await?;
     let message = refused_by("drover-local-prov-cluster", || async move {
         fleet_local.delete("local", &dry_run_delete()).await
     })
@@ -265,7 +254,7 @@ async fn the_prov_cluster_local_lives_only_in_fleet_local_and_cannot_be_deleted(
     ensure!(fleet_local.get_opt("local").await?.is_some());
 
     elsewhere
-        .create(&PostParams::default(), &prov("doomed"))
+        .create(&PostParams::default(), &prov_cluster(&namespace, "doomed"))
         .await?;
     elsewhere
         .delete("doomed", &DeleteParams::default())
@@ -279,8 +268,11 @@ async fn a_mgmt_clusters_workspace_cannot_be_cleared() -> Result<()> {
     let env = env().await?;
     let api = &Api::<MgmtCluster>::all(env.client()?);
     let name = &env.unique_name("c-m");
-    api.create(&PostParams::default(), &mgmt(name, "fleet-default"))
-        .await?;
+    api.create(
+        &PostParams::default(),
+        &mgmt_cluster(name, Some("fleet-default")),
+    )
+    .await?;
     for clear in [json!(null), json!("")] {
         let patch = &Patch::Merge(json!({ "spec": { "fleetWorkspaceName": clear } }));
         let message = refused_by("drover-mgmt-cluster-workspaces", || async move {
@@ -316,7 +308,7 @@ async fn a_mgmt_clusters_workspace_cannot_be_cleared() -> Result<()> {
 async fn the_local_mgmt_cluster_stays_in_fleet_local() -> Result<()> {
     let env = env().await?;
     let api = &Api::<MgmtCluster>::all(env.client()?);
-    ensure(api, &mgmt("local", "fleet-local")).await?;
+    ensure(api, &mgmt_cluster("local", Some("fleet-local"))).await?;
     let message = refused_by("drover-mgmt-cluster-workspaces", || async move {
         api.patch("local", &dry_run_patch(), &move_to("fleet-default"))
             .await
@@ -410,7 +402,10 @@ async fn moving_a_mgmt_cluster_needs_fleetaddcluster_on_the_new_workspace() -> R
 
     let cluster = &env.unique_name("c-m");
     Api::<MgmtCluster>::all(admin.clone())
-        .create(&PostParams::default(), &mgmt(cluster, "fleet-default"))
+        .create(
+            &PostParams::default(),
+            &mgmt_cluster(cluster, Some("fleet-default")),
+        )
         .await?;
     let target = &env.unique_name("team");
     let token = env.token_for_service_account(&namespace, "mover").await?;
@@ -522,13 +517,12 @@ async fn creating_a_mgmt_cluster_in_a_workspace_needs_fleetaddcluster_too() -> R
     let token = env.token_for_service_account(&namespace, "creator").await?;
     let as_creator = &Api::<MgmtCluster>::all(env.client_for_token(&token).await?);
 
-    let in_workspace = &mgmt(&env.unique_name("c-m"), "fleet-default");
+    let in_workspace = &mgmt_cluster(&env.unique_name("c-m"), Some("fleet-default"));
     refused_by("drover-mgmt-cluster-workspaces", || async move {
         as_creator.create(&dry_run_post(), in_workspace).await
     })
     .await?;
-    let mut without_workspace = mgmt(&env.unique_name("c-m"), "");
-    without_workspace.spec.fleet_workspace_name = None;
+    let mut without_workspace = mgmt_cluster(&env.unique_name("c-m"), None);
     without_workspace.metadata.labels = Some(BTreeMap::from([("test".into(), "yes".into())]));
     let without_workspace = &without_workspace;
     allowed(
@@ -599,7 +593,7 @@ async fn moving_a_prov_cluster_by_annotation_needs_fleetaddcluster_on_the_target
         .await?;
     let provs_admin = Api::<ProvCluster>::namespaced(admin.clone(), &namespace);
     provs_admin
-        .create(&PostParams::default(), &prov("mine"))
+        .create(&PostParams::default(), &prov_cluster(&namespace, "mine"))
         .await?;
     let token = env.token_for_service_account(&namespace, "tenant").await?;
     let as_tenant =
@@ -622,7 +616,7 @@ async fn moving_a_prov_cluster_by_annotation_needs_fleetaddcluster_on_the_target
         "{message}"
     );
     // Creating a prov cluster that names the workspace is the same move.
-    let mut annotated = prov("born-moved");
+    let mut annotated = prov_cluster(&namespace, "born-moved");
     annotated.metadata.annotations = Some(BTreeMap::from([(
         WORKSPACE_ANNOTATION.to_string(),
         target.to_string(),

@@ -13,7 +13,7 @@ use drover::runtime::leadership::Leadership;
 use drover::runtime::metrics::Metrics;
 use drover::runtime::watches::Watches;
 use drover_integration_tests::fixtures::{
-    connect_mgmt, create_prov, default_workspaces_ready, prov_cluster,
+    connect_mgmt, create_prov, default_workspaces_ready, prov_cluster, string_map,
 };
 use drover_integration_tests::{
     CONVERGE, Drover, TestEnv, documents, eventually, repo_root, test_config,
@@ -56,12 +56,7 @@ fn named(name: &str) -> ObjectMeta {
 
 fn workspace(name: &str, annotations: &[(&str, &str)]) -> FleetWorkspace {
     let mut ws = FleetWorkspace::new(name);
-    ws.metadata.annotations = Some(
-        annotations
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
+    ws.metadata.annotations = Some(string_map(annotations));
     ws
 }
 

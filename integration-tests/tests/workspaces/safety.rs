@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use drover::config::{Config, WorkspaceDeletion};
-use drover_integration_tests::fixtures::{create_prov, prov_cluster};
+use drover_integration_tests::fixtures::{create_prov, prov_cluster, string_map};
 use drover_integration_tests::{CONVERGE, Drover, TestEnv, eventually, test_config};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
@@ -23,7 +23,7 @@ async fn an_existing_namespace_drover_did_not_create_is_never_adopted_or_deleted
             name: Some("precious".into()),
             ..ObjectMeta::default()
         },
-        data: map(&[("k", "v")]),
+        data: Some(string_map(&[("k", "v")])),
         ..ConfigMap::default()
     };
     config_maps.create(&PostParams::default(), &data).await?;

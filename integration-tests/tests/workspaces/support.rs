@@ -1,10 +1,10 @@
 //! Helpers shared by the workspace tests.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
 use drover::api::{Condition, FleetWorkspace, find_condition};
+use drover_integration_tests::fixtures::string_map;
 use drover_integration_tests::{CONVERGE, Drover, TestEnv, eventually};
 use k8s_openapi::api::core::v1::{Event, Namespace};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
@@ -21,23 +21,14 @@ pub async fn shared() -> Result<(Client, &'static TestEnv)> {
     Ok((env.client()?, env))
 }
 
-pub fn map(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
-}
-
 pub fn workspace(
     name: &str,
     labels: &[(&str, &str)],
     annotations: &[(&str, &str)],
 ) -> FleetWorkspace {
     let mut ws = FleetWorkspace::new(name);
-    ws.metadata.labels = map(labels);
-    ws.metadata.annotations = map(annotations);
+    ws.metadata.labels = Some(string_map(labels));
+    ws.metadata.annotations = Some(string_map(annotations));
     ws
 }
 
@@ -78,7 +69,7 @@ pub async fn create_namespace(client: &Client, name: &str) -> Result<Namespace> 
     let ns = Namespace {
         metadata: ObjectMeta {
             name: Some(name.into()),
-            labels: map(&[("owner", "someone-else")]),
+            labels: Some(string_map(&[("owner", "someone-else")])),
             ..ObjectMeta::default()
         },
         ..Namespace::default()
