@@ -209,13 +209,14 @@ impl TestEnv {
     /// Compacts etcd's history up to its current revision, as the API server's periodic
     /// compaction does, through etcd's v3 JSON gateway. A watch that resumes from a revision
     /// before it is answered 410 Gone and must list again. Returns the compacted revision.
-    pub fn compact_etcd(&self) -> Result<i64> {
+    pub async fn compact_etcd(&self) -> Result<i64> {
         // Any range answers with the store's current revision in its header.
         let range = etcd_post(
             &self.etcd_url,
             "/v3/kv/range",
             &serde_json::json!({"key": "AA==", "limit": 1, "keys_only": true}),
-        )?;
+        )
+        .await?;
         let revision: i64 = range["header"]["revision"]
             .as_str()
             .and_then(|r| r.parse().ok())
@@ -225,7 +226,8 @@ impl TestEnv {
             &self.etcd_url,
             "/v3/kv/compaction",
             &serde_json::json!({"revision": revision.to_string(), "physical": true}),
-        )?;
+        )
+        .await?;
         Ok(revision)
     }
 
@@ -418,35 +420,17 @@ pub async fn token_for_service_account(
 }
 
 /// POSTs `body` to etcd's JSON gateway at `path` and returns the JSON answer.
-fn etcd_post(etcd_url: &str, path: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
-    use std::io::{Read, Write};
-    let authority = etcd_url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("etcd URL {etcd_url} is not plain http"))?;
-    let body = body.to_string();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = std::net::TcpStream::connect(authority)
-        .with_context(|| format!("connecting to etcd at {authority}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("etcd answered no HTTP response: {response:?}"))?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("etcd answered {path} with {head:?}: {body}");
+async fn etcd_post(
+    etcd_url: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value> {
+    let (status, answer) =
+        crate::http_client::post_json(&format!("{etcd_url}{path}"), body).await?;
+    if status != 200 {
+        bail!("etcd answered {path} with {status}: {answer}");
     }
-    // The gateway may answer chunked: the JSON object is between the first `{` and last `}`.
-    let json = match (body.find('{'), body.rfind('}')) {
-        (Some(start), Some(end)) => &body[start..=end],
-        _ => bail!("etcd answered {path} without JSON: {body:?}"),
-    };
-    serde_json::from_str(json).with_context(|| format!("parsing etcd's answer to {path}"))
+    serde_json::from_str(&answer).with_context(|| format!("parsing etcd's answer to {path}"))
 }
 
 /// See [`TestEnv::unique_name`].

@@ -18,18 +18,19 @@
 mod apply;
 pub mod bench;
 pub mod chart;
+mod child;
 mod controlplane;
 mod drover;
 pub mod fixtures;
 pub mod fleet;
+pub mod http_client;
 mod process;
 
 pub use apply::{FIELD_MANAGER, documents};
+pub use child::{DroverChild, DroverCommand, build_drover, drover_binary, spawn_drover_logged};
 pub use controlplane::{
     Processes, TestEnv, binaries_dir, crd_files, crds, crds_in, fleet_crd_file, fleet_dir,
     installed_crd_files, repo_root, token_for_service_account, unique_name,
 };
-pub use drover::{
-    CONVERGE, Drover, DroverChild, build_drover, drover_binary, eventually, http_get, metric,
-    spawn_drover, spawn_drover_logged, test_config,
-};
+pub use drover::{CONVERGE, Drover, eventually, metric, test_config};
+pub use http_client::http_get;

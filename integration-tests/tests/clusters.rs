@@ -653,8 +653,11 @@ async fn killing_drover_mid_way_and_restarting_leaves_exactly_one_mgmt_cluster_p
         bootstrap_local_cluster: false,
         ..test_config()
     };
-    let mut child =
-        drover_integration_tests::spawn_drover(&env, &["--bootstrap-local-cluster=false"])?;
+    let mut child = drover_integration_tests::spawn_drover_logged(
+        &env,
+        &["--bootstrap-local-cluster=false"],
+        &[],
+    )?;
     default_workspaces_ready(&client).await?;
     let names: Vec<String> = (0..20).map(|i| format!("crash-{i}")).collect();
     for name in &names {

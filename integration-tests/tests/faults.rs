@@ -545,7 +545,7 @@ async fn a_relist_after_a_compaction_reconciles_what_changed_while_drover_was_st
         .await?;
         // With etcd's history compacted as well, the watch of Fleet clusters that resumes is
         // answered 410 Gone and lists again; the other watches resume as if nothing happened.
-        env.compact_etcd()?;
+        env.compact_etcd().await?;
         anyhow::Ok(())
     }
     .await;
@@ -717,13 +717,7 @@ async fn a_panicking_controller_ends_the_process_with_a_failure() -> Result<()> 
     readyz(&drover, 200, READY).await?;
     create_namespace(&client, "faults").await?;
     create_prov(&client, &prov_cluster("faults", "boom")).await?;
-    let status = tokio::task::spawn_blocking(move || {
-        let status = drover.wait_timeout(Duration::from_secs(60));
-        (status, drover)
-    })
-    .await?;
-    let (status, drover) = status;
-    let Some(status) = status? else {
+    let Some(status) = drover.wait_timeout(Duration::from_secs(60)).await? else {
         bail!(
             "drover still runs with a panicked controller; its log:\n{}",
             tail(&drover.log())

@@ -6,15 +6,13 @@
 //! tests' objects), and the tests run one at a time so that the hand-over figures are not skewed
 //! by another test's load on the machine.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use drover::api::MgmtCluster;
 use drover::runtime::lease::LEASE_DURATION;
-use drover_integration_tests::{TestEnv, eventually, http_get, repo_root};
+use drover_integration_tests::{DroverChild, DroverCommand, TestEnv, eventually};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ObjectMeta, PostParams};
 use tokio::sync::Mutex;
@@ -26,53 +24,29 @@ const TAKEOVER_SLACK: Duration = Duration::from_secs(5);
 /// Serialises the tests of this file: hand-over timing is what they measure.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
-/// A `drover run` child process, killed when dropped.
-struct DroverProcess {
+/// One of the two drovers: a child process and the identity it elects with.
+struct Replica {
     identity: &'static str,
-    child: Child,
-    port: u16,
-    log: PathBuf,
+    drover: DroverChild,
 }
 
-impl DroverProcess {
+impl Replica {
     fn spawn(env: &TestEnv, logs: &Path, identity: &'static str) -> Result<Self> {
-        let port = free_port()?;
-        let log = logs.join(format!("drover-{identity}.log"));
-        let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let err = out.try_clone()?;
-        let child = Command::new(drover_binary()?)
-            .arg("--kubeconfig")
-            .arg(env.kubeconfig_path())
-            .args(["--log-format", "text", "run"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--lease-namespace", LEASE_NAMESPACE])
-            .args(["--identity", identity])
-            .args(["--leader-election", "true"])
-            .env_remove("POD_NAME")
-            .env_remove("POD_NAMESPACE")
-            .env("DROVER_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .context("starting drover")?;
-        Ok(Self {
-            identity,
-            child,
-            port,
-            log,
-        })
+        let drover = DroverCommand::new(env)?
+            .leader_election(true)
+            .args(&["--lease-namespace", LEASE_NAMESPACE, "--identity", identity])
+            .log_file(logs.join(format!("drover-{identity}.log")))
+            .spawn()?;
+        Ok(Self { identity, drover })
     }
 
     async fn get(&self, path: &str) -> Result<(u16, String)> {
-        http_get(self.port, path).await
+        self.drover.get(path).await
     }
 
     /// `drover_leader` from `/metrics`.
     async fn is_leader(&self) -> Result<bool> {
-        let (status, body) = self.get("/metrics").await?;
-        ensure!(status == 200, "/metrics answered {status}");
-        Ok(metric_sum(&body, "drover_leader") == 1.0)
+        Ok(metric_sum(&self.drover.metrics().await?, "drover_leader") == 1.0)
     }
 
     async fn writes(&self) -> Result<f64> {
@@ -80,76 +54,13 @@ impl DroverProcess {
         Ok(metric_sum(&body, "drover_api_writes_total"))
     }
 
-    fn signal(&self, signal: libc::c_int) -> Result<()> {
-        let pid = libc::pid_t::try_from(self.child.id())?;
-        // SAFETY: kill(2) on our own child, which is not reaped yet (it is reaped in `wait`/drop).
-        let rc = unsafe { libc::kill(pid, signal) };
-        ensure!(rc == 0, "kill({pid}, {signal}) failed");
-        Ok(())
-    }
-
     /// Waits up to `timeout` for the process to exit; returns whether it exited successfully.
     async fn exited_within(&mut self, timeout: Duration) -> Result<bool> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status.success());
-            }
-            if Instant::now() > deadline {
-                bail!("drover {} still runs after {timeout:?}", self.identity);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        match self.drover.wait_timeout(timeout).await? {
+            Some(status) => Ok(status.success()),
+            None => bail!("drover {} still runs after {timeout:?}", self.identity),
         }
     }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for DroverProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- log of drover {} ---\n{}",
-                self.identity,
-                self.log_text()
-            );
-        }
-    }
-}
-
-/// The drover binary of this checkout, built now if it is missing or stale (cargo test builds
-/// it only for packages with integration tests of their own).
-fn drover_binary() -> Result<PathBuf> {
-    static BUILT: std::sync::OnceLock<std::result::Result<PathBuf, String>> =
-        std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = repo_root();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(&root)
-                .args(["build", "--quiet", "-p", "drover", "--bin", "drover"])
-                .status()
-                .map_err(|e| format!("running cargo build: {e}"))?;
-            if !status.success() {
-                return Err(format!("cargo build of drover failed: {status}"));
-            }
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root.join("target"));
-            Ok(target.join("debug").join("drover"))
-        })
-        .clone()
-        .map_err(|e| anyhow::anyhow!(e))
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// The sum of every sample of `name` (all label sets) in an OpenMetrics text.
@@ -165,7 +76,7 @@ fn metric_sum(text: &str, name: &str) -> f64 {
 }
 
 /// A private control plane with the Lease namespace, and two drovers with warm caches.
-async fn two_drovers() -> Result<(TestEnv, tempfile::TempDir, DroverProcess, DroverProcess)> {
+async fn two_drovers() -> Result<(TestEnv, tempfile::TempDir, Replica, Replica)> {
     let env = TestEnv::start().await?;
     let namespace = Namespace {
         metadata: ObjectMeta {
@@ -178,8 +89,8 @@ async fn two_drovers() -> Result<(TestEnv, tempfile::TempDir, DroverProcess, Dro
         .create(&PostParams::default(), &namespace)
         .await?;
     let logs = tempfile::Builder::new().prefix("drover-logs-").tempdir()?;
-    let a = DroverProcess::spawn(&env, logs.path(), "a")?;
-    let b = DroverProcess::spawn(&env, logs.path(), "b")?;
+    let a = Replica::spawn(&env, logs.path(), "a")?;
+    let b = Replica::spawn(&env, logs.path(), "b")?;
     for drover in [&a, &b] {
         eventually("drover to be ready", Duration::from_secs(60), || async {
             Ok(matches!(drover.get("/readyz").await, Ok((200, _))).then_some(()))
@@ -190,7 +101,7 @@ async fn two_drovers() -> Result<(TestEnv, tempfile::TempDir, DroverProcess, Dro
 }
 
 /// Waits until exactly one of the two leads; returns (leader, standby).
-async fn one_leader(a: DroverProcess, b: DroverProcess) -> Result<(DroverProcess, DroverProcess)> {
+async fn one_leader(a: Replica, b: Replica) -> Result<(Replica, Replica)> {
     let a_leads = eventually("one leader", Duration::from_secs(30), || async {
         let (la, lb) = (a.is_leader().await?, b.is_leader().await?);
         ensure!(!(la && lb), "both drovers report drover_leader 1");
@@ -201,7 +112,7 @@ async fn one_leader(a: DroverProcess, b: DroverProcess) -> Result<(DroverProcess
 }
 
 /// Polls the standby every 25 ms until it leads; returns how long that took from `since`.
-async fn takeover(standby: &DroverProcess, since: Instant, timeout: Duration) -> Result<Duration> {
+async fn takeover(standby: &Replica, since: Instant, timeout: Duration) -> Result<Duration> {
     loop {
         if standby.is_leader().await.unwrap_or(false) {
             return Ok(since.elapsed());
@@ -255,7 +166,7 @@ async fn exactly_one_of_two_drovers_writes_and_both_answer_the_probes() -> Resul
     ensure!(
         standby.writes().await? == 0.0,
         "the standby wrote:\n{}",
-        standby.log_text()
+        standby.drover.log()
     );
     ensure!(!standby.is_leader().await?, "both lead");
     Ok(())
@@ -268,7 +179,7 @@ async fn a_terminated_leader_releases_its_lease_so_the_standby_takes_over_before
     let (_env, _logs, a, b) = two_drovers().await?;
     let (mut leader, standby) = one_leader(a, b).await?;
     let sent = Instant::now();
-    leader.signal(libc::SIGTERM)?;
+    leader.drover.signal(libc::SIGTERM)?;
     let took = takeover(&standby, sent, Duration::from_secs(10)).await?;
     println!(
         "SIGTERM hand-over: drover {} led {:.2} s after drover {} got SIGTERM",
@@ -279,7 +190,7 @@ async fn a_terminated_leader_releases_its_lease_so_the_standby_takes_over_before
     ensure!(
         leader.exited_within(Duration::from_secs(10)).await?,
         "the terminated leader did not exit cleanly:\n{}",
-        leader.log_text()
+        leader.drover.log()
     );
     // Released, not expired: the standby leads well before the Lease could have run out. The
     // figure itself (well under 2 s on an idle machine) is printed above, not asserted, so a
@@ -297,7 +208,7 @@ async fn a_killed_leader_is_replaced_once_its_lease_expires() -> Result<()> {
     let (_env, _logs, a, b) = two_drovers().await?;
     let (mut leader, standby) = one_leader(a, b).await?;
     let sent = Instant::now();
-    leader.signal(libc::SIGKILL)?;
+    leader.drover.signal(libc::SIGKILL)?;
     let took = takeover(&standby, sent, LEASE_DURATION + Duration::from_secs(30)).await?;
     println!(
         "SIGKILL take-over: drover {} led {:.2} s after drover {} was killed (Lease duration {} s)",

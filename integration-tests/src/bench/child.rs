@@ -1,17 +1,13 @@
-//! The drover binary as a child process of the benchmark: started with its health and metrics
-//! endpoint on a free loopback port, scraped over plain HTTP, and measured through `/proc`.
+//! The drover binary as a child process of the benchmark (a [`DroverChild`] of the release
+//! build): its write counters scraped from `/metrics`, its CPU and memory read from `/proc`.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::TestEnv;
+use crate::{DroverChild, DroverCommand, TestEnv};
 
 /// Writes sent by kind and verb, as drover's `drover_api_writes_total` counts them.
 pub type Writes = BTreeMap<(String, String), u64>;
@@ -111,65 +107,9 @@ pub fn usage(pid: u32) -> Result<Usage> {
     })
 }
 
-/// A free loopback address (bound and released; the race is acceptable here).
-fn free_addr() -> Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
-    listener.local_addr().context("reading a bound port")
-}
-
-/// A plain HTTP/1.1 GET; returns the status code and the body.
-pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        anyhow::Ok(raw)
-    };
-    let raw = tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .map_err(|_| anyhow!("GET {path} timed out"))??;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("GET {path}: malformed response"))?;
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| anyhow!("GET {path}: no status code"))?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    });
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Ok((code, body))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
-}
-
 /// A running `drover run`; killed when dropped.
 pub struct DroverProcess {
-    child: Child,
-    addr: SocketAddr,
+    child: DroverChild,
     pub started: Instant,
     /// The last usage read while the process was alive.
     last_usage: Usage,
@@ -184,29 +124,14 @@ impl DroverProcess {
                 binary.display()
             );
         }
-        let addr = free_addr()?;
-        if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let out =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let mut cmd = Command::new(binary);
-        cmd.arg("--kubeconfig")
-            .arg(env.kubeconfig_path())
-            .args(["--log-format", "text", "run", "--listen"])
-            .arg(addr.to_string())
-            .arg("--leader-election=false")
-            .arg(format!("--concurrency={concurrency}"))
-            .env("DROVER_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(out);
         let started = Instant::now();
-        let child = crate::process::spawn_tied_to_process(cmd)
-            .with_context(|| format!("starting {}", binary.display()))?;
+        let child = DroverCommand::with_binary(env, binary)
+            .args(&[&format!("--concurrency={concurrency}")])
+            .log_level("warn")
+            .log_file(log)
+            .spawn()?;
         Ok(Self {
             child,
-            addr,
             started,
             last_usage: Usage::default(),
         })
@@ -223,7 +148,7 @@ impl DroverProcess {
             if let Some(status) = self.child.try_wait()? {
                 bail!("drover exited before its caches were ready ({status})");
             }
-            if let Ok((200, _)) = http_get(self.addr, "/readyz").await {
+            if let Ok((200, _)) = self.child.get("/readyz").await {
                 return Ok(self.started.elapsed());
             }
             if Instant::now() > deadline {
@@ -235,11 +160,7 @@ impl DroverProcess {
 
     /// The writes drover sent so far, from its `/metrics`.
     pub async fn writes(&self) -> Result<Writes> {
-        let (code, body) = http_get(self.addr, "/metrics").await?;
-        if code != 200 {
-            bail!("GET /metrics answered {code}");
-        }
-        Ok(parse_writes(&body))
+        Ok(parse_writes(&self.child.metrics().await?))
     }
 
     /// CPU seconds and peak RSS so far.
@@ -271,9 +192,7 @@ impl DroverProcess {
     /// read just before the signal.
     pub fn stop(mut self, grace: Duration) -> Result<Usage> {
         let usage = self.usage().unwrap_or(self.last_usage);
-        let pid = libc::pid_t::try_from(self.child.id()).context("pid")?;
-        // SAFETY: sending a signal to our own, not yet reaped, child process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let _ = self.child.terminate();
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
@@ -281,18 +200,8 @@ impl DroverProcess {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.child.kill().context("killing drover")?;
-        self.child.wait().context("reaping drover")?;
+        self.child.kill()?;
         Ok(usage)
-    }
-}
-
-impl Drop for DroverProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -322,10 +231,5 @@ mod tests {
         assert_eq!(writes.get(&("Cluster".into(), "apply".into())), Some(&12));
         assert_eq!(writes.get(&("Event".into(), "create".into())), Some(&3));
         assert_eq!(total(&writes), 15);
-    }
-
-    #[test]
-    fn chunked_bodies_are_joined() {
-        assert_eq!(dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"), "abcde");
     }
 }
