@@ -12,13 +12,15 @@
 
 use std::collections::BTreeMap;
 
+use kube::Resource;
 use kube::api::ObjectMeta;
 
 use crate::api::{
     Condition, FleetCluster, FleetClusterSpec, FleetWorkspace, MgmtCluster, MgmtClusterSpec,
     MgmtClusterStatus, ProvCluster, ProvClusterSpec, ProvClusterStatus,
 };
-use crate::consts::labels;
+use crate::consts::{annotations, labels};
+use crate::mapping::meta::OwnerMarks;
 
 /// The UID of every prov cluster built here unless a test sets another.
 pub const PROV_UID: &str = "6c1f6d0c-3f0e-4a53-9d1c-1f2b3c4d5e6f";
@@ -42,6 +44,14 @@ pub fn condition(type_: &str, status: &str) -> Condition {
         status: status.into(),
         ..Condition::default()
     }
+}
+
+/// The marks Rancher writes on the children it creates for `owner`: its objectset keys and no
+/// UID (drover's own children carry the owner's UID as well).
+pub fn rancher_marks<K: Resource<DynamicType = ()>>(owner: &K) -> BTreeMap<String, String> {
+    let mut marks = OwnerMarks::of(owner).annotations();
+    marks.remove(annotations::OWNER_UID);
+    marks
 }
 
 /// An imported prov cluster `namespace/name` (no `rkeConfig`) with no status yet.

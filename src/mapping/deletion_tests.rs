@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::consts::annotations;
-use crate::fixtures::{PROV_UID, fleet, mgmt, prov};
+use crate::fixtures::{PROV_UID, fleet, mgmt, prov, rancher_marks};
 use crate::mapping::names::generated_mgmt_name;
 
 const DEFAULT: &str = "fleet-default";
@@ -13,13 +13,6 @@ const DEFAULT: &str = "fleet-default";
 /// drover's marks naming `owner`, UID included.
 fn marked_by<K: Resource<DynamicType = ()>>(owner: &K) -> Option<BTreeMap<String, String>> {
     Some(OwnerMarks::of(owner).annotations())
-}
-
-/// Rancher's marks naming `owner`: no UID.
-fn rancher_marked_by<K: Resource<DynamicType = ()>>(owner: &K) -> Option<BTreeMap<String, String>> {
-    let mut marks = OwnerMarks::of(owner).annotations();
-    marks.remove(annotations::OWNER_UID);
-    Some(marks)
 }
 
 // prov_removal_deletes_mgmt
@@ -36,7 +29,7 @@ fn removing_a_prov_cluster_deletes_the_mgmt_cluster_drover_created_for_it() {
 fn removing_a_prov_cluster_deletes_the_mgmt_cluster_rancher_created_for_it() {
     let p = prov("fleet-default", "prod");
     let mut m = mgmt("c-m-abcdefgh").in_workspace("fleet-default");
-    m.metadata.annotations = rancher_marked_by(&p);
+    m.metadata.annotations = Some(rancher_marks(&p));
     assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
@@ -96,7 +89,7 @@ fn removing_a_stale_legacy_prov_cluster_left_by_a_move_keeps_the_mgmt_cluster() 
 fn removing_a_legacy_copy_rancher_made_in_the_current_workspace_deletes_its_mgmt_cluster() {
     let m = mgmt("c-ab12c").in_workspace("team-a");
     let mut p = prov("team-a", "c-ab12c");
-    p.metadata.annotations = rancher_marked_by(&m);
+    p.metadata.annotations = Some(rancher_marks(&m));
     assert!(prov_removal_deletes_mgmt(&p, &m, DEFAULT));
 }
 
@@ -117,7 +110,7 @@ fn removing_a_legacy_copy_rancher_made_before_the_mgmt_cluster_existed_keeps_it(
     let mut m = mgmt("c-ab12c").with_uid("uid-new").in_workspace("team-a");
     m.metadata.creation_timestamp = Some(at("2026-01-02T00:00:00Z"));
     let mut p = prov("team-a", "c-ab12c");
-    p.metadata.annotations = rancher_marked_by(&m);
+    p.metadata.annotations = Some(rancher_marks(&m));
     p.metadata.creation_timestamp = Some(at("2026-01-01T00:00:00Z"));
     assert!(!prov_removal_deletes_mgmt(&p, &m, DEFAULT));
     p.metadata.creation_timestamp = Some(at("2026-01-03T00:00:00Z"));
@@ -196,7 +189,7 @@ fn a_prov_cluster_created_for_a_mgmt_cluster_belongs_to_it() {
     let mut p = prov("fleet-default", "c-ab12c");
     p.metadata.annotations = marked_by(&m);
     assert!(prov_belongs_to_mgmt(&p, &m));
-    p.metadata.annotations = rancher_marked_by(&m);
+    p.metadata.annotations = Some(rancher_marks(&m));
     assert!(prov_belongs_to_mgmt(&p, &m));
 }
 
@@ -260,7 +253,7 @@ fn a_legacy_prov_cluster_outside_the_mgmt_workspace_is_a_stale_copy() {
     let mut p = prov("team-a", "c-ab12c");
     p.metadata.annotations = marked_by(&m);
     assert!(is_stale_legacy_copy(&p, &m, Some("team-b")));
-    p.metadata.annotations = rancher_marked_by(&m);
+    p.metadata.annotations = Some(rancher_marks(&m));
     assert!(is_stale_legacy_copy(&p, &m, Some("team-b")));
 }
 
@@ -299,7 +292,7 @@ fn a_fleet_cluster_created_for_a_prov_cluster_belongs_to_it() {
     let mut f = fleet("team-a", "prod");
     f.metadata.annotations = marked_by(&p);
     assert!(fleet_belongs_to_prov(&f, &p));
-    f.metadata.annotations = rancher_marked_by(&p);
+    f.metadata.annotations = Some(rancher_marks(&p));
     assert!(fleet_belongs_to_prov(&f, &p));
 }
 

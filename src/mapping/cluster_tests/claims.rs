@@ -14,7 +14,7 @@ fn a_mgmt_cluster_marked_for_this_prov_cluster_is_ours() {
 #[test]
 fn a_mgmt_cluster_rancher_created_for_this_prov_cluster_is_ours() {
     let p = prov("fleet-default", "prod");
-    let m = mgmt("c-m-abcdefgh").with_annotations(rancher_marks_of(&p));
+    let m = mgmt("c-m-abcdefgh").with_annotations(rancher_marks(&p));
     assert_eq!(claim(&p, &m), Claim::Ours);
 }
 
@@ -183,7 +183,7 @@ fn a_child_drover_marked_keeps_its_uid_mark() {
 #[test]
 fn a_child_rancher_created_is_adopted_without_adding_a_uid_mark() {
     let p = prov("fleet-default", "prod");
-    let existing = rancher_marks_of(&p);
+    let existing = rancher_marks(&p);
     assert_eq!(marks_for_child(&p, Some(&existing)), existing);
 }
 
@@ -206,7 +206,7 @@ fn a_mgmt_cluster_marked_by_a_prov_cluster_is_owned_by_one() {
         &mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&p).annotations())
     ));
     assert!(is_owned_by_a_prov_cluster(
-        &mgmt("c-m-abcdefgh").with_annotations(rancher_marks_of(&p))
+        &mgmt("c-m-abcdefgh").with_annotations(rancher_marks(&p))
     ));
 }
 

@@ -264,7 +264,7 @@ fn edits_on_the_mgmt_side_flow_to_the_legacy_prov_cluster() {
 fn a_legacy_prov_cluster_rancher_created_is_adopted_without_adding_a_uid_mark() {
     let m = mgmt("c-ab12c").in_workspace("fleet-default");
     let mut existing = prov("fleet-default", "c-ab12c");
-    existing.metadata.annotations = Some(rancher_marks_of(&m));
+    existing.metadata.annotations = Some(rancher_marks(&m));
     let annotations_out = desired_legacy_prov_cluster(&m, "fleet-default", Some(&existing))
         .metadata
         .annotations

@@ -252,7 +252,7 @@ fn a_mgmt_cluster_rancher_created_is_adopted_without_adding_a_uid_mark() {
     let p = prov("fleet-default", "prod");
     let existing = mgmt("c-m-abcdefgh")
         .in_workspace("fleet-default")
-        .with_annotations(rancher_marks_of(&p));
+        .with_annotations(rancher_marks(&p));
     let annotations_out = desired_mgmt_cluster(&p, "c-m-abcdefgh", Some(&existing))
         .metadata
         .annotations

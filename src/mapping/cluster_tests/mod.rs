@@ -10,20 +10,13 @@ use crate::api::{AgentDeploymentCustomization, ImportedConfig, MgmtClusterStatus
 use crate::api::{
     Condition, PodDisruptionBudgetSpec, ProvClusterStatus, WebhookDeploymentCustomization,
 };
-use crate::fixtures::{MGMT_UID, PROV_UID, mgmt, prov, string_map};
+use crate::fixtures::{MGMT_UID, PROV_UID, mgmt, prov, rancher_marks, string_map};
 
 fn recorded(cluster_name: &str) -> Option<ProvClusterStatus> {
     Some(ProvClusterStatus {
         cluster_name: Some(cluster_name.into()),
         ..ProvClusterStatus::default()
     })
-}
-
-/// The marks Rancher wrote on children it created: objectset keys, no UID.
-fn rancher_marks_of<K: Resource<DynamicType = ()>>(owner: &K) -> BTreeMap<String, String> {
-    let mut marks = OwnerMarks::of(owner).annotations();
-    marks.remove(annotations::OWNER_UID);
-    marks
 }
 
 fn tolerating(key: &str) -> AgentDeploymentCustomization {
