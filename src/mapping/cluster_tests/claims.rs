@@ -66,10 +66,7 @@ fn a_mgmt_cluster_owned_by_a_cluster_scoped_object_is_foreign_and_the_message_ha
 #[test]
 fn an_unmarked_mgmt_cluster_this_prov_cluster_recorded_is_still_foreign() {
     // Anyone who may write the prov status can record any name there: status is not proof.
-    let p = ProvCluster {
-        status: recorded("c-m-abcdefgh"),
-        ..prov("fleet-default", "prod")
-    };
+    let p = prov("fleet-default", "prod").recorded("c-m-abcdefgh");
     assert_eq!(
         claim(&p, &mgmt("c-m-abcdefgh")),
         Claim::Foreign(
@@ -80,10 +77,7 @@ fn an_unmarked_mgmt_cluster_this_prov_cluster_recorded_is_still_foreign() {
 
 #[test]
 fn a_legacy_mgmt_cluster_a_prov_status_names_is_foreign() {
-    let p = ProvCluster {
-        status: recorded("c-ab12c"),
-        ..prov("fleet-default", "prod")
-    };
+    let p = prov("fleet-default", "prod").recorded("c-ab12c");
     assert!(matches!(
         claim(&p, &mgmt("c-ab12c").in_workspace("fleet-default")),
         Claim::Foreign(_)
@@ -135,10 +129,7 @@ fn an_unmarked_mgmt_cluster_this_prov_cluster_did_not_record_is_foreign() {
 #[test]
 fn marks_naming_another_owner_win_over_a_recorded_name() {
     let other = prov("fleet-default", "other").with_uid("uid-other");
-    let p = ProvCluster {
-        status: recorded("c-m-abcdefgh"),
-        ..prov("fleet-default", "prod")
-    };
+    let p = prov("fleet-default", "prod").recorded("c-m-abcdefgh");
     let m = mgmt("c-m-abcdefgh").with_annotations(OwnerMarks::of(&other).annotations());
     assert!(matches!(claim(&p, &m), Claim::Foreign(_)));
 }

@@ -7,17 +7,8 @@ use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector, Tolera
 use serde_json::json;
 
 use crate::api::{AgentDeploymentCustomization, ImportedConfig, MgmtClusterStatus};
-use crate::api::{
-    Condition, PodDisruptionBudgetSpec, ProvClusterStatus, WebhookDeploymentCustomization,
-};
+use crate::api::{Condition, PodDisruptionBudgetSpec, WebhookDeploymentCustomization};
 use crate::fixtures::{MGMT_UID, PROV_UID, mgmt, prov, rancher_marks, string_map};
-
-fn recorded(cluster_name: &str) -> Option<ProvClusterStatus> {
-    Some(ProvClusterStatus {
-        cluster_name: Some(cluster_name.into()),
-        ..ProvClusterStatus::default()
-    })
-}
 
 fn tolerating(key: &str) -> AgentDeploymentCustomization {
     AgentDeploymentCustomization {

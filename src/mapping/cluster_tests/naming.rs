@@ -62,26 +62,20 @@ fn the_annotation_does_not_rename_a_cluster_whose_name_was_recorded() {
         annotations::MANAGEMENT_CLUSTER_NAME,
         "c-m-later000",
     )]));
-    p.status = recorded("c-m-first000");
+    let p = p.recorded("c-m-first000");
     assert_eq!(mgmt_name_for(&p).as_deref(), Some("c-m-first000"));
 }
 
 #[test]
 fn a_recorded_name_wins_over_the_uid_name() {
     // A prov cluster Rancher paired with a randomly generated name keeps that pairing.
-    let p = ProvCluster {
-        status: recorded("c-m-rancher0"),
-        ..prov("fleet-default", "prod")
-    };
+    let p = prov("fleet-default", "prod").recorded("c-m-rancher0");
     assert_eq!(mgmt_name_for(&p).as_deref(), Some("c-m-rancher0"));
 }
 
 #[test]
 fn an_empty_recorded_name_counts_as_not_recorded() {
-    let p = ProvCluster {
-        status: recorded(""),
-        ..prov("fleet-default", "prod")
-    };
+    let p = prov("fleet-default", "prod").recorded("");
     assert_eq!(mgmt_name_for(&p), Some(generated_mgmt_name(PROV_UID)));
 }
 
@@ -93,7 +87,7 @@ fn a_legacy_prov_cluster_pairs_with_its_own_name() {
             annotations::MANAGEMENT_CLUSTER_NAME,
             "c-m-other000",
         )]));
-        p.status = recorded("c-m-other111");
+        let p = p.recorded("c-m-other111");
         assert_eq!(mgmt_name_for(&p).as_deref(), Some(name));
     }
 }
@@ -127,8 +121,7 @@ fn the_chosen_mgmt_name_says_where_it_comes_from() {
         chosen_mgmt_name(&annotated),
         Some(("c-m-chosen00".into(), NameSource::Annotated))
     );
-    let mut recording = annotated.clone();
-    recording.status = recorded("c-m-first000");
+    let recording = annotated.clone().recorded("c-m-first000");
     assert_eq!(
         chosen_mgmt_name(&recording),
         Some(("c-m-first000".into(), NameSource::Recorded))
@@ -194,10 +187,9 @@ fn a_valid_unbound_mgmt_name_is_accepted() {
 #[test]
 fn a_name_another_prov_cluster_recorded_or_derives_from_its_uid_is_bound_to_it() {
     let p = prov("fleet-default", "prod");
-    let recording = ProvCluster {
-        status: recorded("c-m-taken000"),
-        ..prov("team-a", "other").with_uid("uid-other")
-    };
+    let recording = prov("team-a", "other")
+        .with_uid("uid-other")
+        .recorded("c-m-taken000");
     assert!(is_bound_elsewhere(&p, &recording, "c-m-taken000"));
     let fresh = prov("team-a", "fresh").with_uid("uid-fresh");
     assert!(is_bound_elsewhere(
@@ -210,10 +202,7 @@ fn a_name_another_prov_cluster_recorded_or_derives_from_its_uid_is_bound_to_it()
 
 #[test]
 fn a_name_is_never_bound_elsewhere_by_the_prov_cluster_itself() {
-    let p = ProvCluster {
-        status: recorded("c-m-abcdefgh"),
-        ..prov("fleet-default", "prod")
-    };
+    let p = prov("fleet-default", "prod").recorded("c-m-abcdefgh");
     assert!(!is_bound_elsewhere(&p, &p, "c-m-abcdefgh"));
     assert!(!is_bound_elsewhere(&p, &p, &generated_mgmt_name(PROV_UID)));
 }
@@ -222,10 +211,9 @@ fn a_name_is_never_bound_elsewhere_by_the_prov_cluster_itself() {
 fn a_name_another_prov_cluster_recorded_differently_is_not_bound_by_its_uid() {
     // Its UID-derived name was never used: the recorded one is its counterpart.
     let p = prov("fleet-default", "prod");
-    let other = ProvCluster {
-        status: recorded("c-m-rancher0"),
-        ..prov("team-a", "other").with_uid("uid-other")
-    };
+    let other = prov("team-a", "other")
+        .with_uid("uid-other")
+        .recorded("c-m-rancher0");
     assert!(!is_bound_elsewhere(
         &p,
         &other,
