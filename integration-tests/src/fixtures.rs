@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
-use drover::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
+use drover::api::{FleetWorkspace, MgmtCluster, MgmtClusterSpec, ProvCluster};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
@@ -130,10 +130,22 @@ pub async fn create_kubeconfig_secret(client: &Client, namespace: &str, name: &s
     }
 }
 
+/// A workspace `name` with these labels and annotations.
+pub fn fleet_workspace(
+    name: &str,
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+) -> FleetWorkspace {
+    let mut ws = FleetWorkspace::new(name);
+    ws.metadata.labels = Some(string_map(labels));
+    ws.metadata.annotations = Some(string_map(annotations));
+    ws
+}
+
 /// Creates a FleetWorkspace (managed) and lets drover make its namespace.
 pub async fn create_workspace(client: &Client, name: &str) -> Result<()> {
-    let ws = drover::api::FleetWorkspace::new(name);
-    match Api::<drover::api::FleetWorkspace>::all(client.clone())
+    let ws = FleetWorkspace::new(name);
+    match Api::<FleetWorkspace>::all(client.clone())
         .create(&PostParams::default(), &ws)
         .await
     {

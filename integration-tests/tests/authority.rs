@@ -13,7 +13,7 @@ use drover::runtime::leadership::Leadership;
 use drover::runtime::metrics::Metrics;
 use drover::runtime::watches::Watches;
 use drover_integration_tests::fixtures::{
-    connect_mgmt, create_prov, default_workspaces_ready, prov_cluster, string_map,
+    connect_mgmt, create_prov, default_workspaces_ready, fleet_workspace, prov_cluster,
 };
 use drover_integration_tests::{
     CONVERGE, Drover, TestEnv, documents, eventually, repo_root, test_config,
@@ -52,12 +52,6 @@ fn named(name: &str) -> ObjectMeta {
         name: Some(name.into()),
         ..ObjectMeta::default()
     }
-}
-
-fn workspace(name: &str, annotations: &[(&str, &str)]) -> FleetWorkspace {
-    let mut ws = FleetWorkspace::new(name);
-    ws.metadata.annotations = Some(string_map(annotations));
-    ws
 }
 
 fn workspaces(client: &Client) -> Api<FleetWorkspace> {
@@ -172,7 +166,7 @@ async fn creator_rbac_objects_drover_did_not_create_are_never_overwritten_or_del
     workspaces(&client_as(env, "u-owner")?)
         .create(
             &PostParams::default(),
-            &workspace(&name, &[(CREATOR, "u-owner")]),
+            &fleet_workspace(&name, &[], &[(CREATOR, "u-owner")]),
         )
         .await?;
     // The RoleBinding in the workspace's own namespace has no foreign namesake: drover makes it.
@@ -275,7 +269,7 @@ async fn a_foreign_role_of_the_w5_name_is_never_bound_to_the_creator() -> Result
     workspaces(&client_as(env, "u-owner")?)
         .create(
             &PostParams::default(),
-            &workspace(&name, &[(CREATOR, "u-owner")]),
+            &fleet_workspace(&name, &[], &[(CREATOR, "u-owner")]),
         )
         .await?;
     let role_bindings = Api::<RoleBinding>::namespaced(client.clone(), &name);
@@ -320,7 +314,7 @@ async fn a_namespace_left_by_an_earlier_workspace_of_the_same_name_is_not_retake
     let first = workspaces(&client_as(env, "u-first")?)
         .create(
             &PostParams::default(),
-            &workspace(&name, &[(CREATOR, "u-first")]),
+            &fleet_workspace(&name, &[], &[(CREATOR, "u-first")]),
         )
         .await?;
     let namespaces = Api::<Namespace>::all(client.clone());
@@ -357,7 +351,7 @@ async fn a_namespace_left_by_an_earlier_workspace_of_the_same_name_is_not_retake
     workspaces(&client_as(env, "u-second")?)
         .create(
             &PostParams::default(),
-            &workspace(&name, &[(CREATOR, "u-second")]),
+            &fleet_workspace(&name, &[], &[(CREATOR, "u-second")]),
         )
         .await?;
     let ready = reported(&client, &name, "NamespaceReady").await?;

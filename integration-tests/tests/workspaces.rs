@@ -28,7 +28,7 @@ async fn a_workspace_gets_a_namespace_with_cleaned_labels_that_follows_relabelin
     let name = env.unique_name("team");
     create_ws(
         &client,
-        &workspace(&name, &[("team", "a"), ("cattle.io/x", "y")], &[]),
+        &fleet_workspace(&name, &[("team", "a"), ("cattle.io/x", "y")], &[]),
     )
     .await?;
     let ns = eventually("namespace with team=a", CONVERGE, || async {
@@ -83,11 +83,11 @@ async fn a_workspace_gets_a_namespace_with_cleaned_labels_that_follows_relabelin
 async fn an_unmanaged_workspace_gets_no_namespace_and_no_rbac() -> Result<()> {
     let (client, env) = shared().await?;
     let name = env.unique_name("unmanaged");
-    let ws = workspace(&name, &[], &[(MANAGED, "false"), (CREATOR, "u-abc")]);
+    let ws = fleet_workspace(&name, &[], &[(MANAGED, "false"), (CREATOR, "u-abc")]);
     create_ws_as_creator(env, &ws).await?;
     // A managed workspace created after it converges; by then drover has long seen the first.
     let witness = env.unique_name("witness");
-    create_ws(&client, &workspace(&witness, &[], &[])).await?;
+    create_ws(&client, &fleet_workspace(&witness, &[], &[])).await?;
     eventually("witness namespace", CONVERGE, || {
         get(namespaces(&client), &witness)
     })
@@ -114,7 +114,7 @@ async fn an_unmanaged_workspace_gets_no_namespace_and_no_rbac() -> Result<()> {
 async fn a_creator_gets_three_rbac_objects_that_go_with_the_annotation() -> Result<()> {
     let (client, env) = shared().await?;
     let name = env.unique_name("owned");
-    create_ws_as_creator(env, &workspace(&name, &[], &[(CREATOR, "u-abc")])).await?;
+    create_ws_as_creator(env, &fleet_workspace(&name, &[], &[(CREATOR, "u-abc")])).await?;
     let (rb, cr, crb) = eventually("creator RBAC", CONVERGE, || async {
         let (rb, cr, crb) = rbac_of(&client, &name).await?;
         Ok(match (rb, cr, crb) {
@@ -184,7 +184,7 @@ async fn a_hundred_workspaces_make_exactly_three_hundred_rbac_objects() -> Resul
     let (client, env) = shared().await?;
     let names: BTreeSet<String> = (0..100).map(|_| env.unique_name("many")).collect();
     for name in &names {
-        create_ws_as_creator(env, &workspace(name, &[], &[(CREATOR, "u-many")])).await?;
+        create_ws_as_creator(env, &fleet_workspace(name, &[], &[(CREATOR, "u-many")])).await?;
     }
     eventually("300 RBAC objects", Duration::from_secs(120), || async {
         Ok((count_rbac(&client, &names).await? == 300).then_some(()))

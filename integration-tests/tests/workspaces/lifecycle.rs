@@ -99,17 +99,17 @@ async fn varied_estate(env: &TestEnv, client: &Client) -> Result<()> {
     let owned = env.unique_name("owned");
     create_ws_as_creator(
         env,
-        &workspace(&owned, &[("team", "a")], &[(CREATOR, "u-abc")]),
+        &fleet_workspace(&owned, &[("team", "a")], &[(CREATOR, "u-abc")]),
     )
     .await?;
     create_ws(
         client,
-        &workspace(&env.unique_name("off"), &[], &[(MANAGED, "false")]),
+        &fleet_workspace(&env.unique_name("off"), &[], &[(MANAGED, "false")]),
     )
     .await?;
     let foreign = env.unique_name("foreign");
     create_namespace(client, &foreign).await?;
-    create_ws(client, &workspace(&foreign, &[], &[])).await?;
+    create_ws(client, &fleet_workspace(&foreign, &[], &[])).await?;
     let ops = env.unique_name("ops");
     create_namespace(client, &ops).await?;
     Api::<FleetCluster>::namespaced(client.clone(), &ops)
@@ -179,7 +179,7 @@ async fn without_a_status_subresource_workspaces_report_through_events_only() ->
 
     let name = env.unique_name("legacy-team");
     create_namespace(&client, &name).await?;
-    create_ws(&client, &workspace(&name, &[], &[])).await?;
+    create_ws(&client, &fleet_workspace(&name, &[], &[])).await?;
     eventually("a warning Event", CONVERGE, || async {
         let events = events_about(&client, &name, "NamespaceNotAdopted").await?;
         Ok(events

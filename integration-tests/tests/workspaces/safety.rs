@@ -30,7 +30,7 @@ async fn an_existing_namespace_drover_did_not_create_is_never_adopted_or_deleted
 
     create_ws_as_creator(
         env,
-        &workspace(&name, &[("team", "legacy")], &[(CREATOR, "u-abc")]),
+        &fleet_workspace(&name, &[("team", "legacy")], &[(CREATOR, "u-abc")]),
     )
     .await?;
     let reported = wait_condition(&client, &name, "NamespaceReady", "NamespaceNotAdopted").await?;
@@ -89,7 +89,7 @@ async fn an_existing_namespace_drover_did_not_create_is_never_adopted_or_deleted
 async fn a_workspace_holding_a_prov_cluster_waits_until_it_is_empty() -> Result<()> {
     let (client, env) = shared().await?;
     let name = env.unique_name("busy");
-    create_ws(&client, &workspace(&name, &[], &[])).await?;
+    create_ws(&client, &fleet_workspace(&name, &[], &[])).await?;
     wait_condition(&client, &name, "NamespaceReady", "NamespaceReady").await?;
     create_prov(&client, &prov_cluster(&name, "downstream")).await?;
     eventually("the cluster in drover's view", CONVERGE, || async {
@@ -137,7 +137,7 @@ async fn the_cascade_flag_deletes_the_namespace_at_once() -> Result<()> {
     };
     let _drover = Drover::start(&env, config)?;
     let name = env.unique_name("cascade");
-    create_ws(&client, &workspace(&name, &[], &[])).await?;
+    create_ws(&client, &fleet_workspace(&name, &[], &[])).await?;
     wait_condition(&client, &name, "NamespaceReady", "NamespaceReady").await?;
     create_prov(&client, &prov_cluster(&name, "downstream")).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use drover::api::{Condition, FleetWorkspace, find_condition};
-use drover_integration_tests::fixtures::string_map;
+pub use drover_integration_tests::fixtures::{fleet_workspace, string_map};
 use drover_integration_tests::{CONVERGE, Drover, TestEnv, eventually};
 use k8s_openapi::api::core::v1::{Event, Namespace};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
@@ -19,17 +19,6 @@ pub async fn shared() -> Result<(Client, &'static TestEnv)> {
     let env = TestEnv::shared().await?;
     Drover::shared(env).await?;
     Ok((env.client()?, env))
-}
-
-pub fn workspace(
-    name: &str,
-    labels: &[(&str, &str)],
-    annotations: &[(&str, &str)],
-) -> FleetWorkspace {
-    let mut ws = FleetWorkspace::new(name);
-    ws.metadata.labels = Some(string_map(labels));
-    ws.metadata.annotations = Some(string_map(annotations));
-    ws
 }
 
 pub fn workspaces(client: &Client) -> Api<FleetWorkspace> {
