@@ -4,11 +4,13 @@
 //!
 //! ```ignore
 //! let p = prov("fleet-default", "prod").recorded("c-m-abcdefgh");
-//! let m = mgmt("c-m-abcdefgh").in_workspace("fleet-default").connected();
+//! let m = mgmt("c-m-abcdefgh")
+//!     .in_workspace("fleet-default")
+//!     .with_conditions(vec![condition("Ready", "True")]);
 //! ```
 //!
-//! The UIDs are fixed per kind on purpose: tests about names and ownership must not pass only
-//! because two objects happen to differ in UID. Tests that need distinct UIDs set them.
+//! Cluster UIDs are fixed per kind on purpose: tests about names and ownership must not pass
+//! only because two objects happen to differ in UID. Tests that need distinct UIDs set them.
 
 use std::collections::BTreeMap;
 
@@ -177,11 +179,6 @@ pub fn fleet(namespace: &str, name: &str) -> FleetCluster {
 }
 
 impl FleetCluster {
-    pub fn with_uid(mut self, uid: &str) -> Self {
-        self.metadata.uid = Some(uid.into());
-        self
-    }
-
     /// Labelled with the mgmt cluster it stands for, as Rancher and drover label it.
     pub fn for_mgmt(mut self, mgmt_name: &str) -> Self {
         self.metadata
