@@ -1,5 +1,5 @@
-//! The drover binary as a child process of the benchmark (a [`DroverChild`] of the release
-//! build): its write counters scraped from `/metrics`, its CPU and memory read from `/proc`.
+//! The drover binary as a child process of the benchmark (a [`DroverChild`] of the build it
+//! measures): its write counters scraped from `/metrics`, its CPU and memory read from `/proc`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
