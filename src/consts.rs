@@ -94,6 +94,80 @@ pub mod conditions {
     pub const CREATOR_RBAC_READY: &str = "CreatorRbacReady";
 }
 
+pub mod actions {
+    //! Event actions: what drover did, or refused to do, to the object (`action` of an Event).
+    pub const CREATE: &str = "Create";
+    pub const DELETE: &str = "Delete";
+    pub const MOVE: &str = "Move";
+    /// Taking over an object that exists (refused unless drover made it).
+    pub const ADOPT: &str = "Adopt";
+    pub const RECONCILE: &str = "Reconcile";
+    /// Reading an object into drover's types.
+    pub const DECODE: &str = "Decode";
+}
+
+pub mod reasons {
+    //! Reasons of conditions and Events, one module per controller. Users read them in
+    //! `kubectl describe` and alerts match on them: they never change once released.
+
+    /// Any controller: a reconcile failed (Warning Event, once per distinct message).
+    pub const RECONCILE_FAILED: &str = "ReconcileFailed";
+    /// Any watch: an object does not fit drover's types (Warning Event; prov `Stalled`).
+    pub const UNDECODABLE: &str = "Undecodable";
+
+    pub mod cluster {
+        //! The cluster controller: prov conditions (§C2) and Events on prov clusters.
+        pub const CREATING: &str = "Creating";
+        pub const CREATED: &str = "Created";
+        pub const WAITING: &str = "Waiting";
+        pub const RECONCILED: &str = "Reconciled";
+        pub const CONNECTED: &str = "Connected";
+        pub const NOT_CONNECTED: &str = "NotConnected";
+        /// A legacy-named prov cluster whose mgmt cluster does not exist.
+        pub const MGMT_CLUSTER_MISSING: &str = "MgmtClusterMissing";
+        /// A legacy-named prov cluster outside its mgmt cluster's workspace (§I2).
+        pub const MGMT_CLUSTER_REPRESENTED_ELSEWHERE: &str = "MgmtClusterRepresentedElsewhere";
+        /// The annotated mgmt name may not be used.
+        pub const MGMT_CLUSTER_NAME_REFUSED: &str = "MgmtClusterNameRefused";
+        /// The mgmt cluster of that name was not created for this prov cluster (§I1).
+        pub const MGMT_CLUSTER_CLAIMED: &str = "MgmtClusterClaimed";
+        /// The API server refused the mgmt cluster.
+        pub const CREATE_FAILED: &str = "CreateFailed";
+        pub const MGMT_CLUSTER_CREATED: &str = "MgmtClusterCreated";
+        pub const MGMT_CLUSTER_DELETED: &str = "MgmtClusterDeleted";
+        /// The prov cluster went, its mgmt cluster stays (§C7).
+        pub const MGMT_CLUSTER_KEPT: &str = "MgmtClusterKept";
+        /// A fleet cluster drover did not create sits where this cluster's belongs.
+        pub const FLEET_CLUSTER_NOT_ADOPTED: &str = "FleetClusterNotAdopted";
+        /// The API server refused the fleet cluster drover wrote.
+        pub const FLEET_CLUSTER_WRITE_FAILED: &str = "FleetClusterWriteFailed";
+        pub const FLEET_CLUSTER_MOVED: &str = "FleetClusterMoved";
+        pub const FLEET_CLUSTER_DELETED: &str = "FleetClusterDeleted";
+    }
+
+    pub mod mgmt {
+        //! The mgmt controller: Events on mgmt clusters, and the local cluster's conditions.
+        /// The prov cluster of a legacy mgmt cluster exists and was not created for it.
+        pub const PROV_CLUSTER_NOT_ADOPTED: &str = "ProvClusterNotAdopted";
+        pub const PROV_CLUSTER_CREATED: &str = "ProvClusterCreated";
+        pub const PROV_CLUSTER_MOVED: &str = "ProvClusterMoved";
+        pub const PROV_CLUSTER_DELETED: &str = "ProvClusterDeleted";
+        /// `Ready` and `Connected` of the local cluster, set by drover itself (§C9).
+        pub const LOCAL: &str = "Local";
+    }
+
+    pub mod workspace {
+        //! The workspace controller: workspace conditions and Events.
+        pub const NAMESPACE_READY: &str = "NamespaceReady";
+        pub const NAMESPACE_NOT_ADOPTED: &str = "NamespaceNotAdopted";
+        pub const CREATOR_RBAC_READY: &str = "CreatorRbacReady";
+        pub const CREATOR_RBAC_NOT_ADOPTED: &str = "CreatorRbacNotAdopted";
+        pub const NAMESPACE_TERMINATING: &str = "NamespaceTerminating";
+        pub const NAMESPACE_HOLDS_CLUSTERS: &str = "NamespaceHoldsClusters";
+        pub const NAMESPACE_DELETED: &str = "NamespaceDeleted";
+    }
+}
+
 pub mod roles {
     //! ClusterRoles the chart ships (spec W5), under Rancher's names so that Rancher's UI and
     //! existing bindings keep working.

@@ -9,10 +9,12 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{FleetCluster, ProvCluster};
+use crate::consts::actions;
+use crate::consts::reasons::cluster as reasons;
 use crate::controllers::Error;
 use crate::mapping::deletion::fleet_belongs_to_prov;
+use crate::mapping::notice::Notice;
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 
 /// Why a prov cluster's fleet clusters are no longer wanted.
 #[derive(Clone, Copy, Debug)]
@@ -34,29 +36,26 @@ impl<'a> Unwanted<'a> {
         }
     }
 
-    fn note(self, namespace: &str, name: &str) -> Note<'static> {
+    fn note(self, namespace: &str, name: &str) -> Notice {
         match self {
-            Self::MovedTo(workspace) => Note {
-                warning: false,
-                reason: "FleetClusterMoved",
-                action: "Move",
-                message: format!("fleet cluster moved from {namespace} to {workspace}"),
-            },
-            Self::Removed => Note {
-                warning: false,
-                reason: "FleetClusterDeleted",
-                action: "Delete",
-                message: format!("deleted fleet cluster {namespace}/{name} with its prov cluster"),
-            },
-            Self::StaleCopy => Note {
-                warning: false,
-                reason: "FleetClusterDeleted",
-                action: "Delete",
-                message: format!(
+            Self::MovedTo(workspace) => Notice::normal(
+                reasons::FLEET_CLUSTER_MOVED,
+                actions::MOVE,
+                format!("fleet cluster moved from {namespace} to {workspace}"),
+            ),
+            Self::Removed => Notice::normal(
+                reasons::FLEET_CLUSTER_DELETED,
+                actions::DELETE,
+                format!("deleted fleet cluster {namespace}/{name} with its prov cluster"),
+            ),
+            Self::StaleCopy => Notice::normal(
+                reasons::FLEET_CLUSTER_DELETED,
+                actions::DELETE,
+                format!(
                     "deleted fleet cluster {namespace}/{name}: its prov cluster is a copy a move \
                      left behind"
                 ),
-            },
+            ),
         }
     }
 }

@@ -15,13 +15,11 @@ use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 
 use super::Error;
+use crate::consts::{actions, reasons};
+use crate::mapping::notice::Notice;
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 use crate::runtime::queue::Pending;
 use crate::runtime::visible::settled;
-
-/// Event reason of a failed reconcile.
-const FAILED: &str = "ReconcileFailed";
 
 /// Runs `controller` with `reconcile` until its shutdown trigger fires. `pending` counts its
 /// queue: the controller's triggers go through [`Pending::trigger`] and [`Pending::track`].
@@ -75,7 +73,7 @@ where
                         ctx.metrics.reconciled(name, started.elapsed());
                         if result.is_ok() {
                             ctx.reset_backoff(&key);
-                            ctx.forget_notice(obj.as_ref(), FAILED);
+                            ctx.forget_notice(obj.as_ref(), reasons::RECONCILE_FAILED);
                         }
                         result
                     }
@@ -89,12 +87,7 @@ where
                     // per distinct message rather than once per retry.
                     let message = error.to_string();
                     tokio::spawn(async move {
-                        let note = Note {
-                            warning: true,
-                            reason: FAILED,
-                            action: "Reconcile",
-                            message,
-                        };
+                        let note = Notice::warning(reasons::RECONCILE_FAILED, actions::RECONCILE, message);
                         ctx.publish_on_change(obj.as_ref(), note).await;
                     });
                     Action::requeue(delay)

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use crate::api::{MgmtCluster, find_condition};
 use crate::consts::conditions;
+use crate::consts::reasons::mgmt as reasons;
 
 /// The JSON patch (for the status subresource) that gives `local` the conditions of a connected
 /// cluster, or `None` when it needs none.
@@ -19,7 +20,7 @@ pub fn local_conditions_patch(local: &MgmtCluster, now: &str) -> Option<Value> {
         return None;
     }
     let condition = |type_: &str| {
-        json!({"type": type_, "status": "True", "reason": "Local",
+        json!({"type": type_, "status": "True", "reason": reasons::LOCAL,
                "message": "drover runs in this cluster", "lastTransitionTime": now})
     };
     let mut added = vec![condition(conditions::READY)];

@@ -7,6 +7,7 @@ pub mod fleet;
 pub mod local;
 pub mod meta;
 pub mod names;
+pub mod notice;
 pub mod rbac;
 pub mod status;
 pub mod tolerations;

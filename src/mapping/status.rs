@@ -4,6 +4,7 @@ use crate::api::{
     Condition, MgmtCluster, ProvCluster, ProvClusterStatus, condition_is_true, find_condition,
 };
 use crate::consts::conditions;
+use crate::consts::reasons::cluster as reasons;
 
 /// A condition as drover wants it; [`merge_conditions`] fills in transition times.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,22 +105,22 @@ pub fn desired_prov_status(
             Wanted::new(
                 conditions::CREATED,
                 false,
-                "Creating",
+                reasons::CREATING,
                 format!("creating mgmt cluster {}", observed.mgmt_name),
             ),
             Wanted::new(
                 conditions::RECONCILING,
                 true,
-                "Creating",
+                reasons::CREATING,
                 format!("creating mgmt cluster {}", observed.mgmt_name),
             ),
-            Wanted::new(conditions::STALLED, false, "Creating", ""),
+            Wanted::new(conditions::STALLED, false, reasons::CREATING, ""),
         ),
         (None, Some(_), Some((reason, message))) => (
             Wanted::new(
                 conditions::CREATED,
                 true,
-                "Created",
+                reasons::CREATED,
                 format!("mgmt cluster {}", observed.mgmt_name),
             ),
             Wanted::new(conditions::RECONCILING, false, reason, ""),
@@ -145,24 +146,26 @@ pub fn desired_prov_status(
                 Wanted::new(
                     conditions::CREATED,
                     true,
-                    "Created",
+                    reasons::CREATED,
                     format!("mgmt cluster {}", observed.mgmt_name),
                 ),
                 match &waiting {
-                    Some(m) => Wanted::new(conditions::RECONCILING, true, "Waiting", m.clone()),
-                    None => Wanted::new(conditions::RECONCILING, false, "Reconciled", ""),
+                    Some(m) => {
+                        Wanted::new(conditions::RECONCILING, true, reasons::WAITING, m.clone())
+                    }
+                    None => Wanted::new(conditions::RECONCILING, false, reasons::RECONCILED, ""),
                 },
-                Wanted::new(conditions::STALLED, false, "Reconciled", ""),
+                Wanted::new(conditions::STALLED, false, reasons::RECONCILED, ""),
             )
         }
     };
     let ready_condition = if ready {
-        Wanted::new(conditions::READY, true, "Connected", "")
+        Wanted::new(conditions::READY, true, reasons::CONNECTED, "")
     } else {
         Wanted::new(
             conditions::READY,
             false,
-            "NotConnected",
+            reasons::NOT_CONNECTED,
             format!("mgmt cluster {} is not Connected yet", observed.mgmt_name),
         )
     };

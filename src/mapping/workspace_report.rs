@@ -1,21 +1,13 @@
 //! What a workspace reports (spec §5): its conditions, and the Events that announce changes.
 
 use crate::api::Condition;
-use crate::consts::{annotations, conditions, labels};
+use crate::consts::{actions, annotations, conditions, labels};
+use crate::mapping::notice::Notice;
 use crate::mapping::status::Wanted;
 
 use super::{NotAdopted, Occupants};
 
-pub mod reasons {
-    //! Reasons of the workspace conditions and Events.
-    pub const NAMESPACE_READY: &str = "NamespaceReady";
-    pub const NAMESPACE_NOT_ADOPTED: &str = "NamespaceNotAdopted";
-    pub const CREATOR_RBAC_READY: &str = "CreatorRbacReady";
-    pub const CREATOR_RBAC_NOT_ADOPTED: &str = "CreatorRbacNotAdopted";
-    pub const NAMESPACE_TERMINATING: &str = "NamespaceTerminating";
-    pub const NAMESPACE_HOLDS_CLUSTERS: &str = "NamespaceHoldsClusters";
-    pub const NAMESPACE_DELETED: &str = "NamespaceDeleted";
-}
+pub use crate::consts::reasons::workspace as reasons;
 
 /// What a workspace reports about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,14 +131,6 @@ fn join_and(items: &[String]) -> String {
     }
 }
 
-/// An Event to publish because a condition changed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
-    pub warning: bool,
-    pub reason: String,
-    pub message: String,
-}
-
 /// Events for conditions that changed: a warning for every new or changed problem, a normal
 /// Event when a problem clears. Nothing when nothing changed, so an idle installation publishes
 /// nothing, and nothing for a condition that is simply fine from the start.
@@ -171,18 +155,24 @@ pub fn notices(previous: &[Condition], current: &[Condition]) -> Vec<Notice> {
         if is_problem(c) {
             out.push(Notice {
                 warning: true,
-                reason: c.reason.clone().unwrap_or_default(),
-                message: c.message.clone().unwrap_or_default(),
+                ..notice(c)
             });
         } else if before.is_some_and(is_problem) {
-            out.push(Notice {
-                warning: false,
-                reason: c.reason.clone().unwrap_or_default(),
-                message: c.message.clone().unwrap_or_default(),
-            });
+            out.push(notice(c));
         }
     }
     out
+}
+
+/// The Event of a condition, normal unless made a warning.
+fn notice(c: &Condition) -> Notice {
+    let reason = c.reason.as_deref().unwrap_or_default();
+    let action = match reason {
+        reasons::NAMESPACE_NOT_ADOPTED | reasons::CREATOR_RBAC_NOT_ADOPTED => actions::ADOPT,
+        reasons::NAMESPACE_HOLDS_CLUSTERS => actions::DELETE,
+        _ => actions::RECONCILE,
+    };
+    Notice::normal(reason, action, c.message.as_deref().unwrap_or_default())
 }
 
 #[cfg(test)]

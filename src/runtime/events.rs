@@ -7,17 +7,8 @@ use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use tracing::warn;
 
+use crate::mapping::notice::Notice;
 use crate::runtime::Context;
-
-/// What happened, in words a user reads in `kubectl describe`.
-pub struct Note<'a> {
-    pub warning: bool,
-    /// PascalCase, e.g. `NamespaceNotAdopted`.
-    pub reason: &'a str,
-    /// PascalCase, e.g. `Adopt`.
-    pub action: &'a str,
-    pub message: String,
-}
 
 /// The API server refuses an Event whose note exceeds 1 KiB; a long message is cut (on a
 /// character boundary) rather than lost.
@@ -62,8 +53,8 @@ fn notice_key<K: Resource<DynamicType = ()>>(obj: &K, reason: &str) -> String {
 impl Context {
     /// Publishes `note` unless this process last published the same message for the same object
     /// and reason: for states that persist across retries (a failing write, a refused takeover).
-    pub async fn publish_on_change<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Note<'_>) {
-        let key = notice_key(obj, note.reason);
+    pub async fn publish_on_change<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Notice) {
+        let key = notice_key(obj, &note.reason);
         if self.notices.get(&key).is_some_and(|m| *m == note.message) {
             return;
         }
@@ -79,13 +70,13 @@ impl Context {
 
     /// Publishes an Event on `obj`. A failure to publish is logged, never fatal: the condition on
     /// the object is the durable report.
-    pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Note<'_>) {
+    pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Notice) {
         self.publish_to(&obj.object_ref(&()), note).await;
     }
 
     /// [`Self::publish_on_change`] for an object known only by its reference (one drover could
     /// not decode).
-    pub async fn publish_to_on_change(&self, reference: &ObjectReference, note: Note<'_>) {
+    pub async fn publish_to_on_change(&self, reference: &ObjectReference, note: Notice) {
         let key = format!(
             "{}/{}/{}/{}",
             reference.kind.as_deref().unwrap_or_default(),
@@ -105,7 +96,7 @@ impl Context {
     }
 
     /// Publishes an Event on the object `reference` names.
-    pub async fn publish_to(&self, reference: &ObjectReference, note: Note<'_>) {
+    pub async fn publish_to(&self, reference: &ObjectReference, note: Notice) {
         send(
             &self.leadership,
             &self.metrics,
@@ -121,7 +112,7 @@ impl Context {
     /// [`crate::runtime::priority::MAX_DEFERRAL`].
     ///
     /// [`Priority`]: crate::runtime::priority::Priority
-    pub fn publish_after_surfacing<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Note<'_>) {
+    pub fn publish_after_surfacing<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Notice) {
         let target = obj.object_ref(&());
         let event = event(note);
         let leadership = self.leadership.clone();
@@ -137,14 +128,14 @@ impl Context {
     }
 }
 
-fn event(note: Note<'_>) -> Event {
+fn event(note: Notice) -> Event {
     Event {
         type_: if note.warning {
             EventType::Warning
         } else {
             EventType::Normal
         },
-        reason: note.reason.into(),
+        reason: note.reason,
         note: Some(within_note_limit(note.message)),
         action: note.action.into(),
         secondary: None,

@@ -19,14 +19,12 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tracing::warn;
 
+use crate::consts::{actions, reasons};
+use crate::mapping::notice::Notice;
 use crate::runtime::Context;
 use crate::runtime::decode::{DecodeError, decode_object};
-use crate::runtime::events::Note;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::watches::{keep_own_managed_fields, resource_name};
-
-/// Event reason and `Stalled` reason for an object drover cannot read.
-pub const REASON: &str = "Undecodable";
 
 /// One skipped object.
 #[derive(Clone, Debug)]
@@ -273,12 +271,7 @@ async fn report_one(
     }
     ctx.publish_to_on_change(
         &skipped.reference,
-        Note {
-            warning: true,
-            reason: REASON,
-            action: "Decode",
-            message,
-        },
+        Notice::warning(reasons::UNDECODABLE, actions::DECODE, message),
     )
     .await;
     Ok(())
@@ -304,7 +297,7 @@ impl Context {
             "status": {"conditions": [{
                 "type": crate::consts::conditions::STALLED,
                 "status": "True",
-                "reason": REASON,
+                "reason": reasons::UNDECODABLE,
                 "message": message,
                 "lastTransitionTime": now,
             }]},
@@ -332,7 +325,7 @@ impl Context {
             .as_ref()
             .and_then(|s| s.conditions.as_deref())
             .and_then(|c| crate::api::find_condition(c, crate::consts::conditions::STALLED))
-            .is_some_and(|c| c.reason.as_deref() == Some(REASON));
+            .is_some_and(|c| c.reason.as_deref() == Some(reasons::UNDECODABLE));
         if !reported {
             return Ok(false);
         }

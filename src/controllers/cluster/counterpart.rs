@@ -8,14 +8,16 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::status::{Report, write_status};
 use crate::api::{MgmtCluster, ProvCluster};
+use crate::consts::actions;
+use crate::consts::reasons::cluster as reasons;
 use crate::controllers::Error;
 use crate::mapping::cluster::{
     Claim, NameSource, claim, desired_mgmt_cluster, is_bound_elsewhere, legacy_prov_workspace,
     legacy_representation_refusal, mgmt_name_refusal,
 };
 use crate::mapping::deletion::is_stale_legacy_copy;
+use crate::mapping::notice::Notice;
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 
 /// What a prov cluster's mgmt counterpart turned out to be.
 pub enum Counterpart {
@@ -32,7 +34,7 @@ pub fn legacy_counterpart(ctx: &Context, prov: &ProvCluster, mgmt_name: &str) ->
     let default_workspace = ctx.config.default_workspace.as_str();
     let Some(mgmt) = ctx.stores.mgmt.get(&ObjectRef::new(mgmt_name)) else {
         return Counterpart::Refused(
-            "MgmtClusterMissing",
+            reasons::MGMT_CLUSTER_MISSING,
             format!("legacy mgmt cluster {mgmt_name} does not exist"),
         );
     };
@@ -41,7 +43,7 @@ pub fn legacy_counterpart(ctx: &Context, prov: &ProvCluster, mgmt_name: &str) ->
         return Counterpart::StaleCopy;
     }
     match legacy_representation_refusal(prov, &mgmt, default_workspace) {
-        Some(message) => Counterpart::Refused("MgmtClusterRepresentedElsewhere", message),
+        Some(message) => Counterpart::Refused(reasons::MGMT_CLUSTER_REPRESENTED_ELSEWHERE, message),
         None => Counterpart::Mgmt(mgmt),
     }
 }
@@ -55,16 +57,18 @@ pub async fn own_counterpart(
     mgmt_name: &str,
     source: NameSource,
 ) -> Result<Counterpart, Error> {
-    const NAME_REFUSED: &str = "MgmtClusterNameRefused";
     if let Some(message) = mgmt_name_refusal(mgmt_name, source, None) {
-        return Ok(Counterpart::Refused(NAME_REFUSED, message));
+        return Ok(Counterpart::Refused(
+            reasons::MGMT_CLUSTER_NAME_REFUSED,
+            message,
+        ));
     }
     let mgmts: Api<MgmtCluster> = Api::all(ctx.client.clone());
     let cached = ctx.stores.mgmt.get(&ObjectRef::new(mgmt_name));
     let existing = ctx.cached_or_live(cached, &mgmts, mgmt_name).await?;
     match existing.as_deref().map(|m| claim(prov, m)) {
         Some(Claim::Foreign(message)) => {
-            return Ok(Counterpart::Refused("MgmtClusterClaimed", message));
+            return Ok(Counterpart::Refused(reasons::MGMT_CLUSTER_CLAIMED, message));
         }
         Some(Claim::Ours) => {}
         // Not created yet: an annotation may not take the name another prov cluster recorded
@@ -75,7 +79,10 @@ pub async fn own_counterpart(
                 .prov
                 .find(|other| is_bound_elsewhere(prov, other, mgmt_name));
             if let Some(message) = mgmt_name_refusal(mgmt_name, source, bound_to.as_deref()) {
-                return Ok(Counterpart::Refused(NAME_REFUSED, message));
+                return Ok(Counterpart::Refused(
+                    reasons::MGMT_CLUSTER_NAME_REFUSED,
+                    message,
+                ));
             }
         }
         None => {}
@@ -90,12 +97,11 @@ pub async fn own_counterpart(
             if sent && existing.is_none() {
                 ctx.publish_after_surfacing(
                     prov,
-                    Note {
-                        warning: false,
-                        reason: "MgmtClusterCreated",
-                        action: "Create",
-                        message: format!("created mgmt cluster {mgmt_name}"),
-                    },
+                    Notice::normal(
+                        reasons::MGMT_CLUSTER_CREATED,
+                        actions::CREATE,
+                        format!("created mgmt cluster {mgmt_name}"),
+                    ),
                 );
             }
             Ok(Counterpart::Mgmt(
@@ -106,7 +112,7 @@ pub async fn own_counterpart(
             let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let report = Report {
                 refusal: Some((
-                    "CreateFailed",
+                    reasons::CREATE_FAILED,
                     format!("cannot create mgmt cluster {mgmt_name}: {e}"),
                 )),
                 ..Report::new(mgmt_name, &now)

@@ -13,11 +13,6 @@ use crate::mapping::fleet::{
 };
 use crate::runtime::Context;
 
-/// Condition reason: a fleet cluster drover did not create sits where this cluster's belongs.
-pub const NOT_ADOPTED: &str = "FleetClusterNotAdopted";
-/// Condition reason: the API server refused the fleet cluster drover wrote.
-pub const WRITE_FAILED: &str = "FleetClusterWriteFailed";
-
 /// Keeps the fleet cluster of `prov` (carrying the status about to be written) in the mgmt
 /// cluster's workspace, and deletes the copies made for it anywhere else. Returns why the fleet
 /// cluster is refused (one drover did not create for `prov` is in its place), if it is.

@@ -22,6 +22,7 @@ use self::counterpart::{Counterpart, legacy_counterpart, own_counterpart};
 use self::status::{Report, observe, status_unchanged, write_status};
 use super::{Error, Shutdown, runner};
 use crate::api::{ClusterGroup, FleetCluster, MgmtCluster, ProvCluster};
+use crate::consts::reasons::cluster as reasons;
 use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, finalizers};
 use crate::mapping::cluster::{NameSource, chosen_mgmt_name, mgmt_name_for};
 use crate::mapping::meta::OwnerMarks;
@@ -239,7 +240,7 @@ async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, 
             // The status is bookkeeping: while other clusters' surfacing writes go on, it waits
             // (a refusal is reported at once).
             let key = ObjectRef::from_obj(prov.as_ref());
-            let problem = refusal.map(|r| (fleet::NOT_ADOPTED, r));
+            let problem = refusal.map(|r| (reasons::FLEET_CLUSTER_NOT_ADOPTED, r));
             let report = report(problem);
             if status_unchanged(&ctx, &prov, &report) {
                 ctx.priority.settled(&key);
@@ -257,7 +258,7 @@ async fn reconcile(prov: Arc<ProvCluster>, ctx: Arc<Context>) -> Result<Action, 
         // What the API server answered belongs on the object; losing the Lease or the
         // connection says nothing about this cluster.
         Err(Error::Write(e)) if e.code().is_some() => {
-            let problem = Some((fleet::WRITE_FAILED, e.to_string()));
+            let problem = Some((reasons::FLEET_CLUSTER_WRITE_FAILED, e.to_string()));
             write_status(&ctx, &provs, &prov, report(problem)).await?;
             Err(e.into())
         }

@@ -6,7 +6,9 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use crate::api::{ClusterGroup, MgmtCluster, ProvCluster};
+use crate::consts::actions;
 use crate::consts::finalizers;
+use crate::consts::reasons::cluster as reasons;
 use crate::controllers::Error;
 use crate::controllers::copies::{Unwanted, delete_unwanted_fleet_clusters};
 use crate::mapping::deletion::{
@@ -14,8 +16,8 @@ use crate::mapping::deletion::{
 };
 use crate::mapping::fleet::LOCAL_CLUSTER_GROUP;
 use crate::mapping::meta::OwnerMarks;
+use crate::mapping::notice::Notice;
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 
 /// Where a prov cluster's fleet cluster may be that the cache may not show yet: the workspace
 /// recorded in its status and its own namespace.
@@ -55,24 +57,18 @@ pub async fn remove(prov: &ProvCluster, ctx: &Context) -> Result<(), Error> {
             if ctx.delete(&mgmts, &mgmt).await? {
                 ctx.publish(
                     prov,
-                    Note {
-                        warning: false,
-                        reason: "MgmtClusterDeleted",
-                        action: "Delete",
-                        message: format!("deleted mgmt cluster {mgmt_name} with its prov cluster"),
-                    },
+                    Notice::normal(
+                        reasons::MGMT_CLUSTER_DELETED,
+                        actions::DELETE,
+                        format!("deleted mgmt cluster {mgmt_name} with its prov cluster"),
+                    ),
                 )
                 .await;
             }
         } else if let Some(message) = kept_mgmt_notice(prov, &mgmt, default_workspace) {
             ctx.publish(
                 prov,
-                Note {
-                    warning: true,
-                    reason: "MgmtClusterKept",
-                    action: "Delete",
-                    message,
-                },
+                Notice::warning(reasons::MGMT_CLUSTER_KEPT, actions::DELETE, message),
             )
             .await;
         }

@@ -5,13 +5,14 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
 
-use super::fleet;
 use crate::api::{MgmtCluster, ProvCluster, find_condition};
+use crate::consts::actions;
 use crate::consts::conditions;
+use crate::consts::reasons::cluster as reasons;
 use crate::controllers::Error;
+use crate::mapping::notice::Notice;
 use crate::mapping::status::{Observed, desired_prov_status};
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 use crate::runtime::watches::KUBECONFIG_SECRET_SUFFIX;
 use crate::runtime::write::needs_apply;
 
@@ -101,7 +102,7 @@ pub async fn write_status(
         report
             .fleet_problem
             .clone()
-            .filter(|(reason, _)| *reason != fleet::WRITE_FAILED)
+            .filter(|(reason, _)| *reason != reasons::FLEET_CLUSTER_WRITE_FAILED)
     });
     let desired = desired_status(ctx, prov, report);
     ctx.apply_status(provs, &desired, Some(prov)).await?;
@@ -114,16 +115,8 @@ pub async fn write_status(
             .and_then(|c| find_condition(c, conditions::STALLED))
             .and_then(|c| c.message.clone());
         if before.as_deref() != Some(message.as_str()) {
-            ctx.publish(
-                prov,
-                Note {
-                    warning: true,
-                    reason,
-                    action: "Create",
-                    message,
-                },
-            )
-            .await;
+            ctx.publish(prov, Notice::warning(reason, actions::CREATE, message))
+                .await;
         }
     }
     Ok(())

@@ -15,7 +15,9 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::{Error, Shutdown, runner};
 use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
+use crate::consts::actions;
 use crate::consts::finalizers;
+use crate::consts::reasons::mgmt as reasons;
 use crate::controllers::copies::{Unwanted, delete_unwanted_fleet_clusters};
 use crate::mapping::cluster::{
     desired_legacy_prov_cluster, is_owned_by_a_prov_cluster, legacy_prov_workspace, mgmt_name_for,
@@ -24,8 +26,8 @@ use crate::mapping::cluster::{
 use crate::mapping::deletion::{is_stale_legacy_copy, prov_belongs_to_mgmt};
 use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
+use crate::mapping::notice::Notice;
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 use crate::runtime::queue::Pending;
 use crate::runtime::watches::Watches;
 
@@ -137,14 +139,9 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
         // represents the mgmt cluster (status) but its spec is not taken over.
         ctx.publish_on_change(
             mgmt,
-            Note {
-                warning: true,
-                reason: "ProvClusterNotAdopted",
-                action: "Create",
-                message: format!(
+            Notice::warning(reasons::PROV_CLUSTER_NOT_ADOPTED, actions::CREATE, format!(
                     "prov cluster {workspace}/{name} exists and was not created for this cluster; its spec is left alone"
-                ),
-            },
+                )),
         )
         .await;
         return Ok(());
@@ -158,12 +155,11 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
         if sent && existing.is_none() {
             ctx.publish_after_surfacing(
                 mgmt,
-                Note {
-                    warning: false,
-                    reason: "ProvClusterCreated",
-                    action: "Create",
-                    message: format!("created prov cluster {workspace}/{name}"),
-                },
+                Notice::normal(
+                    reasons::PROV_CLUSTER_CREATED,
+                    actions::CREATE,
+                    format!("created prov cluster {workspace}/{name}"),
+                ),
             );
         }
     }
@@ -198,12 +194,11 @@ async fn remove_stale_copy(
     if ctx.delete_if_still(&api, &name, still_stale).await? {
         ctx.publish(
             mgmt,
-            Note {
-                warning: false,
-                reason: "ProvClusterMoved",
-                action: "Move",
-                message: format!("prov cluster moved from {old_ns} to {workspace}"),
-            },
+            Notice::normal(
+                reasons::PROV_CLUSTER_MOVED,
+                actions::MOVE,
+                format!("prov cluster moved from {old_ns} to {workspace}"),
+            ),
         )
         .await;
     }
@@ -237,15 +232,14 @@ async fn remove(mgmt: &MgmtCluster, ctx: &Context) -> Result<(), Error> {
         {
             ctx.publish(
                 mgmt,
-                Note {
-                    warning: false,
-                    reason: "ProvClusterDeleted",
-                    action: "Delete",
-                    message: format!(
+                Notice::normal(
+                    reasons::PROV_CLUSTER_DELETED,
+                    actions::DELETE,
+                    format!(
                         "deleted prov cluster {ns}/{} with its mgmt cluster",
                         prov.name_any()
                     ),
-                },
+                ),
             )
             .await;
         }

@@ -13,13 +13,14 @@ use super::rbac;
 use super::report::Reporter;
 use crate::api::{FleetCluster, FleetWorkspace, ProvCluster};
 use crate::config::WorkspaceDeletion;
+use crate::consts::actions;
 use crate::consts::finalizers;
 use crate::controllers::Error;
+use crate::mapping::notice::Notice;
 use crate::mapping::workspace::{
     DeletionPlan, Occupants, Situation, namespace_was_created_for, plan_deletion, reasons,
 };
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 
 pub async fn reconcile(
     ws: &FleetWorkspace,
@@ -90,7 +91,7 @@ pub async fn reconcile(
     Ok(Action::await_change())
 }
 
-fn deleted_note(name: &str, occupants: &Occupants) -> Note<'static> {
+fn deleted_note(name: &str, occupants: &Occupants) -> Notice {
     let message = if occupants.is_empty() {
         format!("deleted namespace {name} with its workspace")
     } else {
@@ -99,10 +100,10 @@ fn deleted_note(name: &str, occupants: &Occupants) -> Note<'static> {
             occupants.describe()
         )
     };
-    Note {
+    Notice {
         warning: !occupants.is_empty(),
-        reason: reasons::NAMESPACE_DELETED,
-        action: "Delete",
+        reason: reasons::NAMESPACE_DELETED.into(),
+        action: actions::DELETE,
         message,
     }
 }

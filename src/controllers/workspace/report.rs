@@ -13,10 +13,9 @@ use crate::api::{Condition, FleetWorkspace, FleetWorkspaceStatus};
 use crate::controllers::Error;
 use crate::mapping::status::merge_conditions;
 use crate::mapping::workspace::{
-    CreatorGrant, Notice, Situation, notices, reasons, wanted_conditions, wanted_rbac_condition,
+    CreatorGrant, Situation, notices, wanted_conditions, wanted_rbac_condition,
 };
 use crate::runtime::Context;
-use crate::runtime::events::Note;
 
 #[derive(Default)]
 pub struct Reporter {
@@ -57,7 +56,7 @@ impl Reporter {
             }
         }
         for notice in notices(&previous, &conditions) {
-            ctx.publish(ws, note(&notice)).await;
+            ctx.publish(ws, notice).await;
         }
         Ok(())
     }
@@ -113,19 +112,5 @@ impl Reporter {
             },
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-fn note(notice: &Notice) -> Note<'_> {
-    let action = match notice.reason.as_str() {
-        reasons::NAMESPACE_NOT_ADOPTED | reasons::CREATOR_RBAC_NOT_ADOPTED => "Adopt",
-        reasons::NAMESPACE_HOLDS_CLUSTERS => "Delete",
-        _ => "Reconcile",
-    };
-    Note {
-        warning: notice.warning,
-        reason: &notice.reason,
-        action,
-        message: notice.message.clone(),
     }
 }
