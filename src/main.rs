@@ -78,7 +78,7 @@ async fn run(cluster: ClusterArgs, config: Config, log_format: LogFormat) -> any
     // record from the client library followed by the error.
     let client = drover::runtime::client::connect(&cluster).await?;
     init_tracing(log_format);
-    drover::controllers::run(client, config).await?;
+    drover::app::run(client, config).await?;
     Ok(())
 }
 

@@ -94,10 +94,15 @@ impl Drover {
                             return;
                         }
                     };
-                    let shutdown = async move {
-                        let _ = stop_rx.await;
-                    };
-                    match drover::controllers::start(
+                    let shutdown = drover::app::CancellationToken::new();
+                    tokio::spawn({
+                        let shutdown = shutdown.clone();
+                        async move {
+                            let _ = stop_rx.await;
+                            shutdown.cancel();
+                        }
+                    });
+                    match drover::app::start(
                         client,
                         config,
                         thread_leadership,

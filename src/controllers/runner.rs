@@ -4,14 +4,17 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
 use kube::runtime::Controller;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
 use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::Error;
@@ -21,14 +24,14 @@ use crate::runtime::Context;
 use crate::runtime::queue::Pending;
 use crate::runtime::visible::settled;
 
-/// Runs `controller` with `reconcile` until its shutdown trigger fires. `pending` counts its
+/// Runs `controller` with `reconcile` until `shutdown` is cancelled. `pending` counts its
 /// queue: the controller's triggers go through [`Pending::trigger`] and [`Pending::track`].
 pub fn drive<K, F, Fut>(
     name: &'static str,
     controller: Controller<K>,
     pending: Arc<Pending<K>>,
     ctx: Arc<Context>,
-    shutdown: super::Shutdown,
+    shutdown: CancellationToken,
     reconcile: F,
 ) -> BoxFuture<'static, ()>
 where
@@ -52,7 +55,7 @@ where
             kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency),
         )
         .reconcile_all_on(gained)
-        .graceful_shutdown_on(shutdown);
+        .graceful_shutdown_on(shutdown.cancelled_owned());
     Box::pin(
         controller
             .run(
@@ -72,25 +75,14 @@ where
                         let result = settled(reconcile(obj.clone(), ctx.clone())).await;
                         ctx.metrics.reconciled(name, started.elapsed());
                         if result.is_ok() {
-                            ctx.reset_backoff(&key);
-                            ctx.forget_notice(obj.as_ref(), reasons::RECONCILE_FAILED);
+                            succeeded(&ctx, &key, &obj.object_ref(&()));
                         }
                         result
                     }
                 },
                 move |obj: Arc<K>, error: &Error, ctx: Arc<Context>| {
                     let key = object_key(obj.as_ref());
-                    ctx.metrics.failed(name, error.category());
-                    let delay = ctx.next_backoff(&key);
-                    warn!(controller = name, object = %key, %error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
-                    // Logs are not where users look: the failure goes on the object too, once
-                    // per distinct message rather than once per retry.
-                    let message = error.to_string();
-                    tokio::spawn(async move {
-                        let note = Notice::warning(reasons::RECONCILE_FAILED, actions::RECONCILE, message);
-                        ctx.publish_on_change(obj.as_ref(), note).await;
-                    });
-                    Action::requeue(delay)
+                    Action::requeue(failed(&ctx, name, &key, obj.object_ref(&()), error))
                 },
                 ctx,
             )
@@ -101,6 +93,103 @@ where
                 std::future::ready(())
             }),
     )
+}
+
+/// Runs `ensure` for objects that may be missing, which kube's `Controller` never reconciles
+/// (it only reconciles what is in its store, and "missing" is the case to repair): on every
+/// trigger and, after a failure, again after the backoff, until `shutdown` is cancelled. Around
+/// it the same as around every reconcile: skipped while standing by, timed and counted, backed
+/// off on failure (under `name`), and a failure reported by an Event on the object `target`
+/// names (the cached one when there is one).
+pub fn keep<T, F, Fut>(
+    name: &'static str,
+    triggers: T,
+    target: fn(&Context) -> ObjectReference,
+    ctx: Arc<Context>,
+    shutdown: CancellationToken,
+    ensure: F,
+) -> BoxFuture<'static, ()>
+where
+    T: Stream<Item = ()> + Send + 'static,
+    F: Fn(Arc<Context>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    Box::pin(async move {
+        let mut triggers = std::pin::pin!(triggers.take_until(shutdown.cancelled_owned()));
+        let mut retry: Option<Duration> = None;
+        loop {
+            let backoff = async {
+                match retry {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                trigger = triggers.next() => if trigger.is_none() { return },
+                () = backoff => {}
+            }
+            if !ctx.leadership.is_leader() {
+                retry = None;
+                continue;
+            }
+            let started = Instant::now();
+            let result = settled(ensure(ctx.clone())).await;
+            ctx.metrics.reconciled(name, started.elapsed());
+            retry = match result {
+                Ok(()) => {
+                    succeeded(&ctx, name, &target(&ctx));
+                    None
+                }
+                Err(error) => Some(failed(&ctx, name, name, target(&ctx), &error)),
+            };
+        }
+    })
+}
+
+/// After a successful reconcile: the failures of `key` are forgotten.
+fn succeeded(ctx: &Context, key: &str, target: &ObjectReference) {
+    ctx.reset_backoff(key);
+    ctx.forget_notice_to(target, reasons::RECONCILE_FAILED);
+}
+
+/// After a failed reconcile: counted, logged and reported on `target`; returns the delay before
+/// the retry.
+fn failed(
+    ctx: &Arc<Context>,
+    name: &'static str,
+    key: &str,
+    target: ObjectReference,
+    error: &Error,
+) -> Duration {
+    ctx.metrics.failed(name, error.category());
+    let delay = ctx.next_backoff(key);
+    warn!(controller = name, object = %key, %error, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
+    // Logs are not where users look: the failure goes on the object too, once per distinct
+    // message rather than once per retry.
+    let note = Notice::warning(
+        reasons::RECONCILE_FAILED,
+        actions::RECONCILE,
+        error.to_string(),
+    );
+    let ctx = ctx.clone();
+    tokio::spawn(async move { ctx.publish_to_on_change(&target, note).await });
+    delay
+}
+
+/// The object `store` holds under `name`, or one of that name that does not exist yet.
+pub fn reference_to<K>(store: &Store<K>, name: &str) -> ObjectReference
+where
+    K: Resource<DynamicType = ()> + Clone,
+{
+    match store.get(&ObjectRef::new(name)) {
+        Some(obj) => obj.object_ref(&()),
+        None => ObjectReference {
+            api_version: Some(K::api_version(&()).into_owned()),
+            kind: Some(K::kind(&()).into_owned()),
+            name: Some(name.into()),
+            ..ObjectReference::default()
+        },
+    }
 }
 
 /// `namespace/name` or `name`, for logs and the backoff table.

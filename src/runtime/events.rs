@@ -36,15 +36,17 @@ pub fn recorder(client: kube::Client, instance: Option<String>) -> Recorder {
     )
 }
 
-fn notice_key<K: Resource<DynamicType = ()>>(obj: &K, reason: &str) -> String {
-    let meta = obj.meta();
+/// What [`Context::publish_to_on_change`] remembers a notice by: the object (its UID, or its
+/// name while it has none) and the reason.
+fn notice_key(reference: &ObjectReference, reason: &str) -> String {
     format!(
         "{}/{}/{}/{}",
-        K::kind(&()),
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.uid
+        reference.kind.as_deref().unwrap_or_default(),
+        reference.namespace.as_deref().unwrap_or_default(),
+        reference
+            .uid
             .as_deref()
-            .or(meta.name.as_deref())
+            .or(reference.name.as_deref())
             .unwrap_or_default(),
         reason
     )
@@ -54,18 +56,18 @@ impl Context {
     /// Publishes `note` unless this process last published the same message for the same object
     /// and reason: for states that persist across retries (a failing write, a refused takeover).
     pub async fn publish_on_change<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Notice) {
-        let key = notice_key(obj, &note.reason);
-        if self.notices.get(&key).is_some_and(|m| *m == note.message) {
-            return;
-        }
-        self.notices.insert(key, note.message.clone());
-        self.publish(obj, note).await;
+        self.publish_to_on_change(&obj.object_ref(&()), note).await;
     }
 
     /// Forgets what [`Self::publish_on_change`] published for `obj` and `reason`, so the state
     /// is reported again if it comes back.
     pub fn forget_notice<K: Resource<DynamicType = ()>>(&self, obj: &K, reason: &str) {
-        self.notices.remove(&notice_key(obj, reason));
+        self.forget_notice_to(&obj.object_ref(&()), reason);
+    }
+
+    /// [`Self::forget_notice`] for an object known by its reference.
+    pub fn forget_notice_to(&self, reference: &ObjectReference, reason: &str) {
+        self.notices.remove(&notice_key(reference, reason));
     }
 
     /// Publishes an Event on `obj`. A failure to publish is logged, never fatal: the condition on
@@ -74,20 +76,10 @@ impl Context {
         self.publish_to(&obj.object_ref(&()), note).await;
     }
 
-    /// [`Self::publish_on_change`] for an object known only by its reference (one drover could
-    /// not decode).
+    /// [`Self::publish_on_change`] for an object known by its reference (one drover could not
+    /// decode, or one that may not exist yet).
     pub async fn publish_to_on_change(&self, reference: &ObjectReference, note: Notice) {
-        let key = format!(
-            "{}/{}/{}/{}",
-            reference.kind.as_deref().unwrap_or_default(),
-            reference.namespace.as_deref().unwrap_or_default(),
-            reference
-                .uid
-                .as_deref()
-                .or(reference.name.as_deref())
-                .unwrap_or_default(),
-            note.reason
-        );
+        let key = notice_key(reference, &note.reason);
         if self.notices.get(&key).is_some_and(|m| *m == note.message) {
             return;
         }

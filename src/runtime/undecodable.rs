@@ -214,15 +214,14 @@ const RETRY: Duration = Duration::from_secs(10);
 
 /// Reports each skipped object once: a Warning Event, and `Stalled=True` where drover writes the
 /// status. Only the leader reports; a replica that becomes the leader reports what it holds.
-pub async fn report(ctx: Arc<Context>, shutdown: crate::controllers::Shutdown) {
+pub async fn report(ctx: Arc<Context>, shutdown: tokio_util::sync::CancellationToken) {
     let undecodable = ctx.stores.undecodable.clone();
     let mut gained = std::pin::pin!(ctx.leadership.gained());
-    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             () = undecodable.wake.notified() => {}
             Some(()) = gained.next() => {}
-            () = &mut shutdown => return,
+            () = shutdown.cancelled() => return,
         }
         if !ctx.leadership.is_leader() {
             continue;

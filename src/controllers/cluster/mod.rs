@@ -20,7 +20,7 @@ use kube::{Resource, ResourceExt};
 
 use self::counterpart::{Counterpart, legacy_counterpart, own_counterpart};
 use self::status::{Report, observe, status_unchanged, write_status};
-use super::{Error, Shutdown, runner};
+use super::{Error, runner};
 use crate::api::{ClusterGroup, FleetCluster, MgmtCluster, ProvCluster};
 use crate::consts::reasons::cluster as reasons;
 use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE, finalizers};
@@ -32,6 +32,7 @@ use crate::runtime::Context;
 use crate::runtime::queue::Pending;
 use crate::runtime::watches::KUBECONFIG_SECRET_SUFFIX;
 use crate::runtime::watches::Watches;
+use tokio_util::sync::CancellationToken;
 
 pub const NAME: &str = "cluster";
 
@@ -109,7 +110,7 @@ fn provs_of_fleet(fleet: &FleetCluster) -> Vec<ObjectRef<ProvCluster>> {
 pub fn controller(
     ctx: Arc<Context>,
     watches: &Watches,
-    shutdown: Shutdown,
+    shutdown: CancellationToken,
 ) -> BoxFuture<'static, ()> {
     let pending = Pending::new(ctx.stores.prov.clone());
     let mut controller = Controller::for_stream(

@@ -9,14 +9,14 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use kube::api::{Api, ObjectMeta};
 use kube::runtime::reflector::ObjectRef;
-use tracing::warn;
 
 use crate::api::{MgmtCluster, MgmtClusterSpec};
 use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE};
-use crate::controllers::Shutdown;
+use crate::controllers::{Error, runner};
 use crate::mapping::local::local_conditions_patch;
 use crate::runtime::Context;
 use crate::runtime::watches::Watches;
+use tokio_util::sync::CancellationToken;
 
 fn local_cluster() -> MgmtCluster {
     MgmtCluster {
@@ -34,7 +34,9 @@ fn local_cluster() -> MgmtCluster {
     }
 }
 
-async fn ensure(ctx: &Context) -> Result<(), crate::runtime::write::WriteError> {
+const NAME: &str = "local-cluster-bootstrap";
+
+async fn ensure(ctx: &Context) -> Result<(), Error> {
     let api: Api<MgmtCluster> = Api::all(ctx.client.clone());
     match ctx.stores.mgmt.get(&ObjectRef::new(LOCAL_CLUSTER)) {
         None => {
@@ -51,30 +53,30 @@ async fn ensure(ctx: &Context) -> Result<(), crate::runtime::write::WriteError> 
     Ok(())
 }
 
-/// Ensures `local` at start, and again whenever an event touches it (deletion included).
-pub fn task(ctx: Arc<Context>, watches: &Watches, shutdown: Shutdown) -> BoxFuture<'static, ()> {
-    let events = watches.mgmt.subscribe();
-    Box::pin(async move {
-        let touched = events.filter_map(|e| async move {
-            e.ok()
-                .filter(|m| m.metadata.name.as_deref() == Some(LOCAL_CLUSTER))
-                .map(|_| ())
-        });
-        // Gaining leadership (at start when always the leader) is a trigger too: a standby
-        // skips the start trigger and may take over long after the last event on `local`.
-        let mut triggers = std::pin::pin!(
-            futures::stream::select(ctx.leadership.gained(), touched).take_until(shutdown)
-        );
-        while triggers.next().await.is_some() {
-            if !ctx.leadership.is_leader() {
-                continue;
-            }
-            // The cache may lag the event that triggered this; a create that finds the object
-            // already there is a no-op.
-            if let Err(error) = ensure(&ctx).await {
-                warn!(%error, "failed to bootstrap the local cluster");
-                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            }
-        }
-    })
+/// Ensures `local` when this replica becomes the leader (at start when always the leader) and
+/// whenever an event touches it (deletion included), through the runner's loop for objects that
+/// may be missing, until `shutdown` is cancelled.
+pub fn task(
+    ctx: Arc<Context>,
+    watches: &Watches,
+    shutdown: CancellationToken,
+) -> BoxFuture<'static, ()> {
+    let touched = watches.mgmt.subscribe().filter_map(|e| async move {
+        e.ok()
+            .filter(|m| m.metadata.name.as_deref() == Some(LOCAL_CLUSTER))
+            .map(|_| ())
+    });
+    // Gaining leadership is a trigger too: a standby skips the start trigger and may take over
+    // long after the last event on `local`.
+    let triggers = futures::stream::select(ctx.leadership.gained(), touched);
+    runner::keep(
+        NAME,
+        triggers,
+        |ctx| runner::reference_to(&ctx.stores.mgmt, LOCAL_CLUSTER),
+        ctx,
+        shutdown,
+        // The cache may lag the event that triggered this; a create that finds the object
+        // already there is a no-op.
+        |ctx| async move { ensure(&ctx).await },
+    )
 }

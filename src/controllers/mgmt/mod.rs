@@ -13,7 +13,7 @@ use kube::runtime::Controller;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
-use super::{Error, Shutdown, runner};
+use super::{Error, runner};
 use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
 use crate::consts::actions;
 use crate::consts::finalizers;
@@ -30,13 +30,14 @@ use crate::mapping::notice::Notice;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
 use crate::runtime::watches::Watches;
+use tokio_util::sync::CancellationToken;
 
 pub const NAME: &str = "mgmt";
 
 pub fn controller(
     ctx: Arc<Context>,
     watches: &Watches,
-    shutdown: Shutdown,
+    shutdown: CancellationToken,
 ) -> BoxFuture<'static, ()> {
     let pending = Pending::new(ctx.stores.mgmt.clone());
     let controller = Controller::for_stream(

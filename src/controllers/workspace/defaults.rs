@@ -4,29 +4,33 @@
 //! missing from its store, and "missing" is exactly the case to repair.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, StreamExt, stream};
+use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
-use tracing::warn;
 
 use super::as_namespace;
 use crate::api::FleetWorkspace;
 use crate::consts::LOCAL_WORKSPACE;
-use crate::controllers::{Error, Shutdown};
+use crate::controllers::{Error, runner};
 use crate::mapping::workspace::{default_workspace, local_namespace, local_workspace};
 use crate::runtime::Context;
 use crate::runtime::watches::Watches;
+use tokio_util::sync::CancellationToken;
 
 const NAME: &str = "workspace-defaults";
 
 /// Ensures the defaults when this replica becomes the leader and whenever one of them changes,
-/// retrying with the per-object backoff after a failure, until `shutdown` fires.
-pub fn keep(ctx: Arc<Context>, watches: &Watches, shutdown: Shutdown) -> BoxFuture<'static, ()> {
+/// through the runner's loop for objects that may be missing, until `shutdown` is cancelled.
+/// A failure is reported on the default workspace.
+pub fn keep(
+    ctx: Arc<Context>,
+    watches: &Watches,
+    shutdown: CancellationToken,
+) -> BoxFuture<'static, ()> {
     let default_name = ctx.config.default_workspace.clone();
     let workspaces = watches.workspaces.subscribe().filter_map(move |ws| {
         let touched = ws.ok().and_then(|ws: FleetWorkspace| ws.metadata.name);
@@ -44,44 +48,14 @@ pub fn keep(ctx: Arc<Context>, watches: &Watches, shutdown: Shutdown) -> BoxFutu
         namespaces.boxed(),
         ctx.leadership.gained().boxed(),
     ]);
-    Box::pin(run(ctx, triggers, shutdown))
-}
-
-async fn run(ctx: Arc<Context>, mut triggers: impl Stream<Item = ()> + Unpin, shutdown: Shutdown) {
-    let mut shutdown = shutdown.fuse();
-    let mut retry: Option<Duration> = None;
-    loop {
-        let backoff = async {
-            match retry {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = &mut shutdown => return,
-            trigger = triggers.next() => if trigger.is_none() { return },
-            _ = backoff => {}
-        }
-        if !ctx.leadership.is_leader() {
-            retry = None;
-            continue;
-        }
-        let started = Instant::now();
-        let result = ensure(&ctx).await;
-        ctx.metrics.reconciled(NAME, started.elapsed());
-        retry = match result {
-            Ok(()) => {
-                ctx.reset_backoff(NAME);
-                None
-            }
-            Err(error) => {
-                ctx.metrics.failed(NAME, error.category());
-                let delay = ctx.next_backoff(NAME);
-                warn!(%error, retry_in_ms = delay.as_millis() as u64, "ensuring the default workspaces failed");
-                Some(delay)
-            }
-        };
-    }
+    runner::keep(
+        NAME,
+        triggers,
+        |ctx| runner::reference_to(&ctx.stores.workspaces, &ctx.config.default_workspace),
+        ctx,
+        shutdown,
+        |ctx| async move { ensure(&ctx).await },
+    )
 }
 
 async fn ensure(ctx: &Context) -> Result<(), Error> {

@@ -21,19 +21,19 @@ use kube::runtime::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
-use super::Shutdown;
 use super::runner::drive;
 use crate::api::FleetWorkspace;
 use crate::consts::labels;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
 use crate::runtime::watches::Watches;
+use tokio_util::sync::CancellationToken;
 
 /// The workspace loops, as one future that ends when `shutdown` fires.
 pub fn controller(
     ctx: Arc<Context>,
     watches: &Watches,
-    shutdown: Shutdown,
+    shutdown: CancellationToken,
 ) -> BoxFuture<'static, ()> {
     let reporter = Arc::new(report::Reporter::default());
     let pending = Pending::new(ctx.stores.workspaces.clone());

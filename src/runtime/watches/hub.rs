@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use kube::Resource;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -93,7 +94,7 @@ where
         UnboundedReceiverStream::new(rx).map(Ok)
     }
 
-    /// Spawns the task that drives the watch. Call once, after the subscriptions.
+    /// The future that drives the watch, to be spawned once, after the subscriptions.
     ///
     /// A re-list (after the watch expired, 410 Gone, or failed) passes on what changed while the
     /// watch was not following: objects that are new or have a new version, and the objects the
@@ -104,7 +105,7 @@ where
         events: S,
         metrics: Arc<Metrics>,
         health: WatchHealth,
-    ) -> tokio::task::JoinHandle<()>
+    ) -> BoxFuture<'static, ()>
     where
         S: Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
     {
@@ -112,10 +113,10 @@ where
         let seen = self.seen.clone();
         let store = self.store.clone();
         let Some(writer) = self.writer.take() else {
-            return tokio::spawn(async {});
+            return Box::pin(async {});
         };
         let resource = resource_name::<K>();
-        tokio::spawn(async move {
+        Box::pin(async move {
             let mut stream = std::pin::pin!(reflector::reflector(writer, events));
             // The newest version of a (re-)list, which the store shows only once it is complete.
             let mut listed = 0;

@@ -9,6 +9,7 @@ mod sources;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -16,7 +17,6 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::Store;
 use kube::runtime::reflector::store::WriterDropped;
 use kube::{Client, Resource};
-use tokio::task::JoinHandle;
 
 pub use hub::{Hub, keep_own_managed_fields};
 
@@ -114,13 +114,13 @@ macro_rules! watched_kinds {
                 }
             }
 
-            /// Starts every watch; returns their tasks, named by resource. Call once, after the
-            /// subscriptions.
+            /// The futures that drive the watches, named by resource, to be spawned once, after
+            /// the subscriptions.
             pub fn run(
                 &mut self,
                 client: &Client,
                 metrics: &Arc<Metrics>,
-            ) -> Vec<(String, JoinHandle<()>)> {
+            ) -> Vec<(String, BoxFuture<'static, ()>)> {
                 let sources = Sources {
                     client,
                     undecodable: &self.undecodable,
