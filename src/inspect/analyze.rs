@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::report::{Kind, ObjectRef, Problem, ProblemKind, Report};
 use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
 use crate::mapping::meta::OwnerMarks;
-use crate::mapping::names::is_legacy_name;
+use crate::mapping::cluster::{NameSource, chosen_mgmt_name};
 use crate::mapping::workspace::{NamespacePlan, NotAdopted, is_managed, plan_namespace};
 
 mod clusters;
@@ -144,13 +144,15 @@ impl Index<'_> {
     }
 }
 
-/// The mgmt cluster a prov cluster belongs to: its `status.clusterName`, or for a legacy name
-/// (the prov representation of a legacy mgmt cluster) the mgmt cluster of the same name.
+/// The mgmt cluster a prov cluster pairs with by the controllers' own rule, once that is
+/// settled: for a legacy name (the prov representation of a legacy mgmt cluster) the mgmt
+/// cluster of the same name, else its `status.clusterName`. A name only annotated or derived,
+/// and not recorded yet, claims nothing.
 fn claimed_mgmt(prov: &ProvCluster) -> Option<String> {
-    prov.cluster_name().map(str::to_string).or_else(|| {
-        let n = name(&prov.metadata);
-        is_legacy_name(&n).then_some(n)
-    })
+    match chosen_mgmt_name(prov)? {
+        (name, NameSource::Legacy | NameSource::Recorded) => Some(name),
+        (_, NameSource::Annotated | NameSource::Generated) => None,
+    }
 }
 
 /// Why a managed workspace's existing namespace is not drover's to take (spec W6), if it is not:
