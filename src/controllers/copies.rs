@@ -1,12 +1,18 @@
-//! "Apply what is wanted, delete what is owned and no longer wanted" (§I3) for the Fleet clusters
-//! drover made for a prov cluster: every copy carries the prov cluster's ownership marks, so the
-//! ones no longer wanted are found wherever they are, and each is re-checked live right before
-//! it is deleted.
+//! "Add every desired object, then delete every owned object not added" (§I3): drover's copies
+//! carry their owner's marks, so the owned ones are found wherever they are, the wanted ones are
+//! set aside, and the rest is deleted, each re-read live, checked again and deleted with its UID
+//! as precondition. Used for a prov cluster's Fleet clusters, a legacy mgmt cluster's prov
+//! copies and a workspace creator's RBAC.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+use std::sync::Arc;
 
-use kube::ResourceExt;
+use k8s_openapi::NamespaceResourceScope;
 use kube::api::Api;
+use kube::runtime::reflector::Store;
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 
 use crate::api::{FleetCluster, ProvCluster};
 use crate::consts::actions;
@@ -15,6 +21,105 @@ use crate::controllers::Error;
 use crate::mapping::deletion::fleet_belongs_to_prov;
 use crate::mapping::notice::Notice;
 use crate::runtime::Context;
+
+/// Where an object is: its namespace (`None` when cluster-scoped) and name.
+pub type Place = (Option<String>, String);
+
+/// The owned objects of one kind, and which of them are wanted.
+pub struct Owned<K, F> {
+    client: Client,
+    api: fn(Client, Option<&str>) -> Api<K>,
+    /// Proves an object is owned; holds again, read live, before each delete.
+    owns: F,
+    /// Owned objects by place: the cached copy, or none for a place only to be looked at live.
+    found: BTreeMap<Place, Option<Arc<K>>>,
+    wanted: BTreeSet<Place>,
+}
+
+impl<K, F> Owned<K, F>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    F: Fn(&K) -> bool,
+{
+    /// Owned objects of a namespaced kind.
+    pub fn namespaced(client: Client, owns: F) -> Self
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+    {
+        Self::new(
+            client,
+            |c, ns| Api::namespaced(c, ns.unwrap_or_default()),
+            owns,
+        )
+    }
+
+    /// Owned objects of a cluster-scoped kind.
+    pub fn cluster_scoped(client: Client, owns: F) -> Self {
+        Self::new(client, |c, _| Api::all(c), owns)
+    }
+
+    fn new(client: Client, api: fn(Client, Option<&str>) -> Api<K>, owns: F) -> Self {
+        Self {
+            client,
+            api,
+            owns,
+            found: BTreeMap::new(),
+            wanted: BTreeSet::new(),
+        }
+    }
+
+    /// Adds the cached objects that `select` picks and that are owned.
+    pub fn in_cache(mut self, store: &Store<K>, select: impl Fn(&K) -> bool) -> Self {
+        for obj in store.state_filter(|o| select(o) && (self.owns)(o)) {
+            self.found.insert(place(obj.as_ref()), Some(obj));
+        }
+        self
+    }
+
+    /// Adds a place to look at live: a copy written a moment ago may not be cached yet.
+    pub fn look_at(mut self, place: Place) -> Self {
+        self.found.entry(place).or_insert(None);
+        self
+    }
+
+    /// Sets aside the object at `place`: it is wanted.
+    pub fn want(mut self, place: Place) -> Self {
+        self.wanted.insert(place);
+        self
+    }
+
+    /// The owned objects that are not wanted, with their cached copy when there is one.
+    pub fn unwanted(&self) -> impl Iterator<Item = (&Place, Option<&Arc<K>>)> {
+        self.found
+            .iter()
+            .filter(|(place, _)| !self.wanted.contains(*place))
+            .map(|(place, cached)| (place, cached.as_ref()))
+    }
+
+    /// Deletes the object at `place` if, read live, it exists, is not being deleted and is still
+    /// owned; the delete carries its UID as precondition. Whether a delete was sent.
+    pub async fn delete(&self, ctx: &Context, (namespace, name): &Place) -> Result<bool, Error> {
+        let api = (self.api)(self.client.clone(), namespace.as_deref());
+        Ok(ctx
+            .delete_if_still(&api, name, |live| (self.owns)(live))
+            .await?)
+    }
+
+    /// Deletes every owned object that is not wanted ([`Self::delete`]).
+    pub async fn delete_unwanted(&self, ctx: &Context) -> Result<(), Error> {
+        for (place, _) in self.unwanted() {
+            self.delete(ctx, place).await?;
+        }
+        Ok(())
+    }
+}
+
+fn place<K: Resource>(obj: &K) -> Place {
+    (
+        obj.meta().namespace.clone(),
+        obj.meta().name.clone().unwrap_or_default(),
+    )
+}
 
 /// Why a prov cluster's fleet clusters are no longer wanted.
 #[derive(Clone, Copy, Debug)]
@@ -71,25 +176,21 @@ pub async fn delete_unwanted_fleet_clusters(
     also_look_in: &[String],
 ) -> Result<(), Error> {
     let name = prov.name_any();
-    let wanted_in = why.wanted_in();
-    let mut namespaces: BTreeSet<String> = ctx
-        .stores
-        .fleet
-        .state_filter(|f| f.metadata.name.as_deref() == Some(name.as_str()))
-        .into_iter()
-        .filter(|f| fleet_belongs_to_prov(f, prov))
-        .filter_map(|f| f.namespace())
-        .collect();
-    namespaces.extend(also_look_in.iter().cloned());
-    for namespace in namespaces
-        .iter()
-        .filter(|ns| Some(ns.as_str()) != wanted_in)
-    {
-        let api: Api<FleetCluster> = Api::namespaced(ctx.client.clone(), namespace);
-        if ctx
-            .delete_if_still(&api, &name, |f| fleet_belongs_to_prov(f, prov))
-            .await?
-        {
+    let mut fleets = Owned::namespaced(ctx.client.clone(), |f: &FleetCluster| {
+        fleet_belongs_to_prov(f, prov)
+    })
+    .in_cache(&ctx.stores.fleet, |f| {
+        f.metadata.name.as_deref() == Some(name.as_str())
+    });
+    for namespace in also_look_in {
+        fleets = fleets.look_at((Some(namespace.clone()), name.clone()));
+    }
+    if let Some(workspace) = why.wanted_in() {
+        fleets = fleets.want((Some(workspace.to_string()), name.clone()));
+    }
+    for (place, _) in fleets.unwanted() {
+        if fleets.delete(ctx, place).await? {
+            let namespace = place.0.as_deref().unwrap_or_default();
             ctx.publish(prov, why.note(namespace, &name)).await;
         }
     }

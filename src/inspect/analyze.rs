@@ -7,8 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::report::{Kind, ObjectRef, Problem, ProblemKind, Report};
 use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
-use crate::mapping::meta::OwnerMarks;
 use crate::mapping::cluster::{NameSource, chosen_mgmt_name};
+use crate::mapping::meta::OwnerMarks;
 use crate::mapping::workspace::{NamespacePlan, NotAdopted, is_managed, plan_namespace};
 
 mod clusters;

@@ -368,8 +368,7 @@ pub fn legacy_prov_workspace(mgmt: &MgmtCluster, default_workspace: &str) -> Opt
 
 /// Whether a mgmt cluster was created by drover (or Rancher) for a prov cluster.
 pub fn is_owned_by_a_prov_cluster(mgmt: &MgmtCluster) -> bool {
-    OwnerMarks::read(mgmt.meta().annotations.as_ref())
-        .is_some_and(|m| m.name_kind::<ProvCluster>())
+    OwnerMarks::read(mgmt.meta().annotations.as_ref()).is_some_and(|m| m.name_kind::<ProvCluster>())
 }
 
 #[cfg(test)]

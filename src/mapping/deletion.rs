@@ -122,6 +122,12 @@ pub fn prov_belongs_to_mgmt(prov: &ProvCluster, mgmt: &MgmtCluster) -> bool {
         || OwnerMarks::read(mgmt.meta().annotations.as_ref()).is_some_and(|m| m.name_owner(prov))
 }
 
+/// Whether `prov` was created as the prov cluster of the legacy mgmt cluster `mgmt`: its marks
+/// name it (UID included when recorded).
+pub fn is_legacy_prov_of(prov: &ProvCluster, mgmt: &MgmtCluster) -> bool {
+    OwnerMarks::read(prov.meta().annotations.as_ref()).is_some_and(|m| m.name_owner(mgmt))
+}
+
 /// Whether a legacy prov cluster is a stale copy of `mgmt`: created for it, but in a namespace
 /// that is no longer the mgmt cluster's workspace (§C8).
 pub fn is_stale_legacy_copy(
@@ -129,8 +135,7 @@ pub fn is_stale_legacy_copy(
     mgmt: &MgmtCluster,
     workspace: Option<&str>,
 ) -> bool {
-    OwnerMarks::read(prov.meta().annotations.as_ref()).is_some_and(|m| m.name_owner(mgmt))
-        && prov.meta().namespace.as_deref() != workspace
+    is_legacy_prov_of(prov, mgmt) && prov.meta().namespace.as_deref() != workspace
 }
 
 /// Whether `fleet` was created for `prov` (so it goes when `prov` goes, moves it or no longer

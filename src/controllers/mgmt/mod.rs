@@ -18,13 +18,12 @@ use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
 use crate::consts::actions;
 use crate::consts::finalizers;
 use crate::consts::reasons::mgmt as reasons;
-use crate::controllers::copies::{Unwanted, delete_unwanted_fleet_clusters};
+use crate::controllers::copies::{Owned, Place, Unwanted, delete_unwanted_fleet_clusters};
 use crate::mapping::cluster::{
     desired_legacy_prov_cluster, is_owned_by_a_prov_cluster, legacy_prov_workspace, mgmt_name_for,
     workspace_to_assign,
 };
-use crate::mapping::deletion::{is_stale_legacy_copy, prov_belongs_to_mgmt};
-use crate::mapping::meta::OwnerMarks;
+use crate::mapping::deletion::{is_legacy_prov_of, is_stale_legacy_copy, prov_belongs_to_mgmt};
 use crate::mapping::names::is_legacy_name;
 use crate::mapping::notice::Notice;
 use crate::runtime::Context;
@@ -126,9 +125,9 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
         .prov
         .get(&ObjectRef::new(&name).within(workspace));
     let existing = ctx.cached_or_live(cached, &provs, &name).await?;
-    let foreign = existing.as_deref().is_some_and(|p| {
-        !OwnerMarks::read(p.metadata.annotations.as_ref()).is_some_and(|m| m.name_owner(mgmt))
-    });
+    let foreign = existing
+        .as_deref()
+        .is_some_and(|p| !is_legacy_prov_of(p, mgmt));
     if existing
         .as_deref()
         .is_some_and(|p| p.metadata.deletion_timestamp.is_some())
@@ -164,15 +163,21 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
             );
         }
     }
+    // Every copy made for this mgmt cluster is owned; only the one in its workspace is wanted.
     // A copy already deleted and released is done with, whoever still holds it.
-    let stale = ctx.stores.prov.state_filter(|p| {
+    let copies = Owned::namespaced(ctx.client.clone(), |p: &ProvCluster| {
+        is_legacy_prov_of(p, mgmt)
+    })
+    .in_cache(&ctx.stores.prov, |p| {
         p.metadata.name.as_deref() == Some(name.as_str())
-            && is_stale_legacy_copy(p, mgmt, Some(workspace))
             && (p.metadata.deletion_timestamp.is_none()
                 || p.finalizers().iter().any(|f| f == finalizers::PROV_CLUSTER))
-    });
-    for old in stale {
-        remove_stale_copy(ctx, mgmt, workspace, &old).await?;
+    })
+    .want((Some(workspace.to_string()), name.clone()));
+    for (place, cached) in copies.unwanted() {
+        if let Some(old) = cached {
+            remove_stale_copy(ctx, mgmt, workspace, &copies, place, old).await?;
+        }
     }
     Ok(())
 }
@@ -185,6 +190,8 @@ async fn remove_stale_copy(
     ctx: &Context,
     mgmt: &MgmtCluster,
     workspace: &str,
+    copies: &Owned<ProvCluster, impl Fn(&ProvCluster) -> bool>,
+    place: &Place,
     old: &ProvCluster,
 ) -> Result<(), Error> {
     let name = old.name_any();
@@ -192,7 +199,7 @@ async fn remove_stale_copy(
     let api: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &old_ns);
     let still_stale = |p: &ProvCluster| is_stale_legacy_copy(p, mgmt, Some(workspace));
     delete_unwanted_fleet_clusters(ctx, old, Unwanted::StaleCopy, &[]).await?;
-    if ctx.delete_if_still(&api, &name, still_stale).await? {
+    if copies.delete(ctx, place).await? {
         ctx.publish(
             mgmt,
             Notice::normal(

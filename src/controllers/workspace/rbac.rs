@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
+use kube::api::ObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -13,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::FleetWorkspace;
 use crate::controllers::Error;
+use crate::controllers::copies::Owned;
 use crate::mapping::rbac::{
     belongs_to, cluster_role_binding_name, cluster_role_name, desired_rbac, is_creator_rbac_for,
     role_binding_name,
@@ -134,44 +136,41 @@ where
     }
 }
 
-/// Deletes whichever of the three exist and are drover's for this workspace, each re-read live
-/// and checked again just before the delete. Objects of those names that drover did not make
-/// (no label or marks) are not in its caches or fail [`belongs_to`], and stay.
+/// Deletes whichever of the three exist and are drover's for this workspace: none is wanted any
+/// more. Each is re-read live and checked again just before the delete. Objects of those names
+/// that drover did not make (no label or marks) are not in its caches or fail [`belongs_to`],
+/// and stay.
 pub async fn remove(ws: &FleetWorkspace, ctx: &Context) -> Result<(), Error> {
     let name = ws.name_any();
     let stores = &ctx.stores;
     let client = &ctx.client;
-    let ours = |meta: &kube::api::ObjectMeta| belongs_to(meta, ws);
+    let named = |wanted: &str| {
+        let wanted = wanted.to_string();
+        move |meta: &ObjectMeta| meta.name.as_deref() == Some(wanted.as_str())
+    };
     // The binding before the role, mirroring creation.
-    let binding = cluster_role_binding_name(&name);
-    if stores
-        .cluster_role_bindings
-        .get(&ObjectRef::new(&binding))
-        .is_some_and(|o| ours(&o.metadata))
-    {
-        let api = Api::<ClusterRoleBinding>::all(client.clone());
-        ctx.delete_if_still(&api, &binding, |live| ours(&live.metadata))
-            .await?;
-    }
-    let role = cluster_role_name(&name);
-    if stores
-        .cluster_roles
-        .get(&ObjectRef::new(&role))
-        .is_some_and(|o| ours(&o.metadata))
-    {
-        let api = Api::<ClusterRole>::all(client.clone());
-        ctx.delete_if_still(&api, &role, |live| ours(&live.metadata))
-            .await?;
-    }
-    let role_binding = role_binding_name(&name);
-    if stores
-        .role_bindings
-        .get(&ObjectRef::new(&role_binding).within(&name))
-        .is_some_and(|o| ours(&o.metadata))
-    {
-        let api = Api::<RoleBinding>::namespaced(client.clone(), &name);
-        ctx.delete_if_still(&api, &role_binding, |live| ours(&live.metadata))
-            .await?;
-    }
+    let binding = named(&cluster_role_binding_name(&name));
+    Owned::cluster_scoped(client.clone(), |o: &ClusterRoleBinding| {
+        belongs_to(&o.metadata, ws)
+    })
+    .in_cache(&stores.cluster_role_bindings, |o| binding(&o.metadata))
+    .delete_unwanted(ctx)
+    .await?;
+    let role = named(&cluster_role_name(&name));
+    Owned::cluster_scoped(client.clone(), |o: &ClusterRole| {
+        belongs_to(&o.metadata, ws)
+    })
+    .in_cache(&stores.cluster_roles, |o| role(&o.metadata))
+    .delete_unwanted(ctx)
+    .await?;
+    let role_binding = named(&role_binding_name(&name));
+    Owned::namespaced(client.clone(), |o: &RoleBinding| {
+        belongs_to(&o.metadata, ws)
+    })
+    .in_cache(&stores.role_bindings, |o| {
+        o.metadata.namespace.as_deref() == Some(name.as_str()) && role_binding(&o.metadata)
+    })
+    .delete_unwanted(ctx)
+    .await?;
     Ok(())
 }
