@@ -23,6 +23,8 @@ struct Index<'a> {
     fleets: BTreeMap<Key, &'a FleetCluster>,
     workspaces: BTreeMap<String, &'a FleetWorkspace>,
     namespaces: BTreeMap<String, &'a ObjectMeta>,
+    /// Where an externally managed legacy cluster without a workspace has its prov cluster.
+    default_workspace: &'a str,
 }
 
 fn name(meta: &ObjectMeta) -> String {
@@ -164,13 +166,15 @@ fn namespace_not_adopted(namespace: &ObjectMeta, workspace: &FleetWorkspace) -> 
     }
 }
 
-/// Analyzes the listed objects. `namespaces` are metadata only.
+/// Analyzes the listed objects. `namespaces` are metadata only; `default_workspace` is the
+/// controllers' `--default-workspace`.
 pub fn analyze(
     provs: &[ProvCluster],
     mgmts: &[MgmtCluster],
     fleets: &[FleetCluster],
     workspaces: &[FleetWorkspace],
     namespaces: &[ObjectMeta],
+    default_workspace: &str,
 ) -> Report {
     let index = Index {
         provs: provs.iter().map(|p| (key(&p.metadata), p)).collect(),
@@ -178,6 +182,7 @@ pub fn analyze(
         fleets: fleets.iter().map(|f| (key(&f.metadata), f)).collect(),
         workspaces: workspaces.iter().map(|w| (name(&w.metadata), w)).collect(),
         namespaces: namespaces.iter().map(|n| (name(n), n)).collect(),
+        default_workspace,
     };
     let mut found = Findings::default();
     let every_object = provs

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
 use crate::config::ClusterArgs;
+use crate::consts;
 
 pub use analyze::analyze;
 pub use report::{ClusterRow, Kind, ObjectRef, Problem, ProblemKind, Report, WorkspaceRow};
@@ -46,11 +47,15 @@ pub enum Output {
 }
 
 /// `drover inspect` flags.
-#[derive(clap::Args, Clone, Debug, Default)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct InspectArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// The controllers' `--default-workspace`: where an externally managed legacy cluster
+    /// without a workspace has its prov cluster.
+    #[arg(long, env = "DROVER_DEFAULT_WORKSPACE", default_value = consts::DEFAULT_WORKSPACE)]
+    pub default_workspace: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,21 +74,34 @@ pub enum InspectError {
     Encode(#[source] serde_json::Error),
 }
 
-/// Lists every prov, mgmt and fleet cluster, workspace and namespace, and analyzes them.
+/// Lists every prov, mgmt and fleet cluster, workspace and namespace, and analyzes them for an
+/// installation with the default `--default-workspace`.
 pub async fn collect(client: &Client) -> Result<Report, InspectError> {
+    collect_for(client, consts::DEFAULT_WORKSPACE).await
+}
+
+/// [`collect`] for the controllers' `--default-workspace`.
+pub async fn collect_for(client: &Client, default_workspace: &str) -> Result<Report, InspectError> {
     let provs = list_all(&Api::<ProvCluster>::all(client.clone()), "prov clusters").await?;
     let mgmts = list_all(&Api::<MgmtCluster>::all(client.clone()), "mgmt clusters").await?;
     let fleets = list_all(&Api::<FleetCluster>::all(client.clone()), "fleet clusters").await?;
     let workspaces = list_all(&Api::<FleetWorkspace>::all(client.clone()), "workspaces").await?;
     let namespaces = list_namespace_metadata(&Api::<Namespace>::all(client.clone())).await?;
-    Ok(analyze(&provs, &mgmts, &fleets, &workspaces, &namespaces))
+    Ok(analyze(
+        &provs,
+        &mgmts,
+        &fleets,
+        &workspaces,
+        &namespaces,
+        default_workspace,
+    ))
 }
 
 /// Collects, prints the report in the chosen format on stdout, and returns the exit code.
-pub async fn run(client: &Client, output: Output) -> u8 {
-    match collect(client)
+pub async fn run(client: &Client, args: &InspectArgs) -> u8 {
+    match collect_for(client, &args.default_workspace)
         .await
-        .and_then(|report| print(&report, output))
+        .and_then(|report| print(&report, args.output))
     {
         Ok(code) => code,
         Err(err) => {
@@ -102,7 +120,7 @@ pub fn command(cluster: &ClusterArgs, args: &InspectArgs) -> ExitCode {
     let code = match runtime {
         Ok(rt) => rt.block_on(async {
             match crate::runtime::client::connect(cluster).await {
-                Ok(client) => run(&client, args.output).await,
+                Ok(client) => run(&client, args).await,
                 Err(err) => {
                     eprintln!("drover inspect: {err}");
                     EXIT_ERROR

@@ -7,6 +7,7 @@ use super::{Findings, Index, Key, claimed_mgmt, fleet_ref, is_deleting, mgmt_ref
 use crate::api::{FleetCluster, MgmtCluster};
 use crate::consts::labels;
 use crate::inspect::report::{ClusterRow, Kind, ProblemKind};
+use crate::mapping::cluster::{legacy_prov_workspace, legacy_representation_refusal};
 use crate::mapping::fleet::fleet_wait_reason;
 use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
@@ -40,8 +41,8 @@ pub(super) fn rows(index: &Index<'_>, found: &mut Findings) -> Vec<ClusterRow> {
     for (mgmt_name, mgmt) in &index.mgmts {
         let claims = claimants.get(mgmt_name).cloned().unwrap_or_default();
         used_provs.extend(claims.iter().copied());
-        let primary = primary_claim(mgmt_name, mgmt, &claims);
-        check_claims(found, mgmt_name, mgmt, &claims, primary);
+        let primary = primary_claim(index, mgmt_name, mgmt, &claims);
+        check_claims(index, found, mgmt_name, mgmt, &claims, primary);
 
         let mut row = ClusterRow {
             workspace: mgmt
@@ -62,7 +63,8 @@ pub(super) fn rows(index: &Index<'_>, found: &mut Findings) -> Vec<ClusterRow> {
             }
             expected_fleets.insert(mgmt_name, expectation);
         } else {
-            row.state = match mgmt.workspace() {
+            let legacy_workspace = legacy_prov_workspace(mgmt, index.default_workspace);
+            row.state = match legacy_workspace {
                 None if is_legacy_name(mgmt_name) => "no workspace: no prov cluster expected",
                 _ => "no prov cluster",
             }
@@ -145,17 +147,27 @@ pub(super) fn rows(index: &Index<'_>, found: &mut Findings) -> Vec<ClusterRow> {
     rows
 }
 
-/// The prov cluster that represents a mgmt cluster. For a legacy mgmt cluster it is the one in
-/// the mgmt cluster's workspace (others are copies a move left behind); otherwise the first
-/// claimant (others are duplicate claims).
-fn primary_claim<'k>(mgmt_name: &str, mgmt: &MgmtCluster, claims: &[&'k Key]) -> Option<&'k Key> {
-    match mgmt.workspace() {
-        Some(ws) if is_legacy_name(mgmt_name) => claims.iter().find(|k| k.0 == ws).copied(),
-        _ => claims.first().copied(),
+/// The prov cluster that represents a mgmt cluster. For a legacy mgmt cluster it is the one the
+/// controllers take as its representation (§I2; others are copies a move left behind); otherwise
+/// the first claimant (others are duplicate claims).
+fn primary_claim<'k>(
+    index: &Index<'_>,
+    mgmt_name: &str,
+    mgmt: &MgmtCluster,
+    claims: &[&'k Key],
+) -> Option<&'k Key> {
+    if !is_legacy_name(mgmt_name) {
+        return claims.first().copied();
     }
+    claims.iter().copied().find(|k| {
+        index.provs.get(*k).is_some_and(|prov| {
+            legacy_representation_refusal(prov, mgmt, index.default_workspace).is_none()
+        })
+    })
 }
 
 fn check_claims(
+    index: &Index<'_>,
     found: &mut Findings,
     mgmt_name: &str,
     mgmt: &MgmtCluster,
@@ -164,7 +176,7 @@ fn check_claims(
 ) {
     let legacy = is_legacy_name(mgmt_name);
     let expects = found.expects_counterparts(Kind::Mgmt, &mgmt.metadata);
-    match (legacy, mgmt.workspace()) {
+    match (legacy, legacy_prov_workspace(mgmt, index.default_workspace)) {
         (true, Some(ws)) => {
             if primary.is_none() && expects {
                 found.report(

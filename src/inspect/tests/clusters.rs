@@ -145,6 +145,37 @@ fn a_legacy_mgmt_cluster_without_a_workspace_needs_no_prov_cluster() {
 }
 
 #[test]
+fn an_externally_managed_legacy_cluster_without_a_workspace_is_represented_in_the_default_one() {
+    let mut estate = Estate::converged();
+    estate.remove_fleet("c-ab12c");
+    let mgmt = estate.mgmt_mut("c-ab12c");
+    mgmt.spec.fleet_workspace_name = None;
+    mgmt.metadata.annotations = Some(BTreeMap::from([(
+        crate::consts::annotations::EXTERNALLY_MANAGED.to_string(),
+        "true".to_string(),
+    )]));
+    let report = estate.analyze();
+    assert!(report.consistent, "{:?}", report.problems);
+    let legacy = row(&report, "fleet-default/c-ab12c");
+    assert_eq!(
+        legacy.mgmt,
+        Some(ObjectRef::new(Kind::Mgmt, None, "c-ab12c"))
+    );
+    assert!(legacy.state.starts_with("waiting"), "{}", legacy.state);
+
+    estate.remove_prov("c-ab12c");
+    let report = estate.analyze();
+    assert_eq!(
+        problems(&report),
+        vec![(
+            ProblemKind::MissingCounterpart,
+            "mgmt cluster c-ab12c".into()
+        )]
+    );
+    assert!(report.problems[0].message.contains("fleet-default/c-ab12c"));
+}
+
+#[test]
 fn a_non_legacy_mgmt_cluster_that_no_prov_cluster_claims_is_reported() {
     let mut estate = Estate::converged();
     estate.mgmts.push(distinct(

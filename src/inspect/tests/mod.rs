@@ -133,6 +133,7 @@ impl Estate {
             &self.fleets,
             &self.workspaces,
             &self.namespaces,
+            crate::consts::DEFAULT_WORKSPACE,
         )
     }
 

@@ -140,7 +140,7 @@ fn the_json_report_is_machine_readable() {
 
 #[test]
 fn nothing_at_all_is_consistent() {
-    let report = analyze(&[], &[], &[], &[], &[]);
+    let report = analyze(&[], &[], &[], &[], &[], crate::consts::DEFAULT_WORKSPACE);
     assert!(report.consistent);
     assert!(report.clusters.is_empty());
 }
