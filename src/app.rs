@@ -251,3 +251,19 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_task_that_ends_first_is_named_and_its_panic_told_apart() {
+        let mut tasks = Tasks::default();
+        tasks.spawn("waits".into(), std::future::pending());
+        tasks.spawn("panics".into(), async { panic!("a bug") });
+        assert_eq!(tasks.ended().await, ("panics".to_string(), true));
+        tasks.spawn("returns".into(), async {});
+        assert_eq!(tasks.ended().await, ("returns".to_string(), false));
+        assert_eq!(tasks.set.len(), 1);
+    }
+}

@@ -196,3 +196,61 @@ pub async fn delete_unwanted_fleet_clusters(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+
+    fn config_map(namespace: &str, name: &str, owner: &str) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                namespace: Some(namespace.into()),
+                name: Some(name.into()),
+                labels: Some([("owner".to_string(), owner.to_string())].into()),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        }
+    }
+
+    fn at(namespace: &str, name: &str) -> Place {
+        (Some(namespace.into()), name.into())
+    }
+
+    #[tokio::test]
+    async fn owned_objects_that_are_not_wanted_are_the_ones_to_delete() {
+        let (store, mut writer) = reflector::store();
+        for cm in [
+            config_map("a", "x", "me"),
+            config_map("b", "x", "me"),
+            config_map("c", "x", "someone else"),
+            config_map("d", "y", "me"),
+        ] {
+            writer.apply_watcher_event(&Event::Apply(cm));
+        }
+        let client = Client::try_from(kube::Config::new(
+            "http://127.0.0.1:9".parse().expect("a URL"),
+        ))
+        .expect("a client");
+        let owned = Owned::namespaced(client, |cm: &ConfigMap| {
+            cm.labels().get("owner").is_some_and(|o| o == "me")
+        })
+        .in_cache(&store, |cm| cm.name_any() == "x")
+        .look_at(at("e", "x"))
+        .want(at("a", "x"));
+        let unwanted: Vec<(&Place, bool)> = owned
+            .unwanted()
+            .map(|(place, cached)| (place, cached.is_some()))
+            .collect();
+        assert_eq!(
+            unwanted,
+            [(&at("b", "x"), true), (&at("e", "x"), false)],
+            "not the wanted one, not someone else's, not another name; places to look at live too"
+        );
+    }
+}
