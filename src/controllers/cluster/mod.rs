@@ -17,6 +17,7 @@ use kube::runtime::Controller;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
+use tokio_util::sync::CancellationToken;
 
 use self::counterpart::{Counterpart, legacy_counterpart, own_counterpart};
 use self::status::{Report, observe, status_unchanged, write_status};
@@ -32,7 +33,6 @@ use crate::runtime::Context;
 use crate::runtime::queue::Pending;
 use crate::runtime::watches::KUBECONFIG_SECRET_SUFFIX;
 use crate::runtime::watches::Watches;
-use tokio_util::sync::CancellationToken;
 
 pub const NAME: &str = "cluster";
 

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use kube::api::{Api, ObjectMeta};
 use kube::runtime::reflector::ObjectRef;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::{MgmtCluster, MgmtClusterSpec};
 use crate::consts::{LOCAL_CLUSTER, LOCAL_WORKSPACE};
@@ -16,7 +17,6 @@ use crate::controllers::{Error, runner};
 use crate::mapping::local::local_conditions_patch;
 use crate::runtime::Context;
 use crate::runtime::watches::Watches;
-use tokio_util::sync::CancellationToken;
 
 fn local_cluster() -> MgmtCluster {
     MgmtCluster {

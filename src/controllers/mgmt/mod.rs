@@ -12,6 +12,7 @@ use kube::api::{Api, ObjectMeta};
 use kube::runtime::Controller;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
+use tokio_util::sync::CancellationToken;
 
 use super::{Error, runner};
 use crate::api::{MgmtCluster, MgmtClusterSpec, ProvCluster};
@@ -29,7 +30,6 @@ use crate::mapping::notice::Notice;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
 use crate::runtime::watches::Watches;
-use tokio_util::sync::CancellationToken;
 
 pub const NAME: &str = "mgmt";
 
@@ -137,13 +137,12 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
     } else if foreign {
         // A prov cluster of that name that drover did not create for this mgmt cluster: it
         // represents the mgmt cluster (status) but its spec is not taken over.
-        ctx.publish_on_change(
-            mgmt,
-            Notice::warning(reasons::PROV_CLUSTER_NOT_ADOPTED, actions::CREATE, format!(
-                    "prov cluster {workspace}/{name} exists and was not created for this cluster; its spec is left alone"
-                )),
-        )
-        .await;
+        let message = format!(
+            "prov cluster {workspace}/{name} exists and was not created for this cluster; its \
+             spec is left alone"
+        );
+        let notice = Notice::warning(reasons::PROV_CLUSTER_NOT_ADOPTED, actions::CREATE, message);
+        ctx.publish_on_change(mgmt, notice).await;
         return Ok(());
     } else {
         let desired = desired_legacy_prov_cluster(mgmt, workspace, existing.as_deref());

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
+use tokio_util::sync::CancellationToken;
 
 use super::as_namespace;
 use crate::api::FleetWorkspace;
@@ -19,7 +20,6 @@ use crate::controllers::{Error, runner};
 use crate::mapping::workspace::{default_workspace, local_namespace, local_workspace};
 use crate::runtime::Context;
 use crate::runtime::watches::Watches;
-use tokio_util::sync::CancellationToken;
 
 const NAME: &str = "workspace-defaults";
 

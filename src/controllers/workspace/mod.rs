@@ -20,6 +20,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::Controller;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
+use tokio_util::sync::CancellationToken;
 
 use super::runner::drive;
 use crate::api::FleetWorkspace;
@@ -27,7 +28,6 @@ use crate::consts::labels;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
 use crate::runtime::watches::Watches;
-use tokio_util::sync::CancellationToken;
 
 /// The workspace loops, as one future that ends when `shutdown` fires.
 pub fn controller(
