@@ -22,8 +22,9 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{info, warn};
 
 use crate::runtime::leadership::Leadership;
@@ -52,8 +53,8 @@ pub struct LeaseSettings {
 /// The running election. [`Election::release`] hands the Lease over; dropping it without that
 /// leaves the Lease to expire.
 pub struct Election {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    stop: CancellationToken,
+    task: AbortOnDropHandle<()>,
 }
 
 impl Election {
@@ -64,7 +65,7 @@ impl Election {
         leadership: Leadership,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let (stop, stopped) = oneshot::channel();
+        let stop = CancellationToken::new();
         let candidate = Candidate {
             client,
             settings,
@@ -72,24 +73,16 @@ impl Election {
             metrics,
         };
         Self {
-            stop: Some(stop),
-            task: tokio::spawn(candidate.run(stopped)),
+            task: AbortOnDropHandle::new(tokio::spawn(candidate.run(stop.clone()))),
+            stop,
         }
     }
 
     /// Steps down and releases the Lease, so that a standby takes over without waiting for the
     /// expiry. Call after the in-flight reconciles have finished.
-    pub async fn release(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.task).await;
-    }
-}
-
-impl Drop for Election {
-    fn drop(&mut self) {
-        self.task.abort();
+    pub async fn release(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
     }
 }
 
@@ -142,17 +135,17 @@ enum Restart {
 }
 
 impl Candidate {
-    async fn run(self, mut stop: oneshot::Receiver<()>) {
+    async fn run(self, stop: CancellationToken) {
         let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.settings.namespace);
         let mut observed = lease_events(api, &self.settings.name);
         let mut retry = RETRY_MIN;
         loop {
             let manager = tokio::select! {
-                _ = &mut stop => return self.step_down("shutting down"),
+                () = stop.cancelled() => return self.step_down("shutting down"),
                 built = self.manager() => built,
             };
             let restart = match manager {
-                Ok(manager) => match self.hold(&manager, &mut observed, &mut stop).await {
+                Ok(manager) => match self.hold(&manager, &mut observed, &stop).await {
                     None => {
                         self.release(&manager).await;
                         return;
@@ -168,7 +161,7 @@ impl Candidate {
                 Restart::Now => retry = RETRY_MIN,
                 Restart::AfterFailure => {
                     tokio::select! {
-                        _ = &mut stop => return self.step_down("shutting down"),
+                        () = stop.cancelled() => return self.step_down("shutting down"),
                         () = tokio::time::sleep(retry) => {}
                     }
                     retry = (retry * 2).min(RETRY_MAX);
@@ -192,7 +185,7 @@ impl Candidate {
         &self,
         manager: &LeaseManager,
         observed: &mut Pin<Box<dyn Stream<Item = Observed> + Send>>,
-        stop: &mut oneshot::Receiver<()>,
+        stop: &CancellationToken,
     ) -> Option<Restart> {
         // Kept across loop turns: cancelling it mid-renewal would leave the manager's view of
         // the Lease stale and make it renew again at once.
@@ -202,7 +195,7 @@ impl Candidate {
         loop {
             let wake = tokio::select! {
                 biased;
-                _ = &mut *stop => Wake::Stop,
+                () = stop.cancelled() => Wake::Stop,
                 result = &mut changed => Wake::Changed(result),
                 lease = observed.next() => Wake::Observed(lease),
                 () = tokio::time::sleep_until(lapses), if self.leadership.is_leader() => Wake::Lapsed,
