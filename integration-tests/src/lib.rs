@@ -16,7 +16,6 @@
 //! ```
 
 mod apply;
-pub mod bench;
 pub mod chart;
 mod child;
 mod controlplane;

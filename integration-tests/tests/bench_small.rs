@@ -1,79 +1,74 @@
-//! The benchmark's workloads at a small size (N = 50, M = 10), so `make test` keeps the
-//! benchmark working. Checks the result, not the speed: every object converges (for drover and
-//! for the write floor), the Fleet figures are measured, drover sends exactly the minimum writes
-//! per object (the provisioning status writes may merge into one), and nothing while
-//! idle, through a full resync and a restart. The figures are printed, never asserted on.
+//! The benchmark at a small size (N = 50, M = 10), so `make test` keeps it working. Runs the
+//! `bench` program as `make bench` does and checks its JSON report, not the speed: every object
+//! converges (for drover and for the write floor), the Fleet figures are measured, drover sends
+//! exactly the minimum writes per object (the provisioning status writes may merge into one),
+//! and nothing while idle, through a full resync and a restart. The figures are printed, never
+//! asserted on.
 
-use std::time::Duration;
+use std::process::Command;
 
-use anyhow::{Result, ensure};
-use drover_integration_tests::bench::workloads::{self, Workload};
-use drover_integration_tests::bench::{self, Options, child};
-use drover_integration_tests::drover_binary;
+use anyhow::{Context as _, Result, ensure};
+use drover_integration_tests::{build_drover, repo_root};
+use serde_json::Value;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_benchmark_workloads_converge_with_minimal_writes_and_a_silent_idle() -> Result<()> {
-    let options = Options {
-        clusters: 50,
-        workspaces: 10,
-        workloads: Workload::ALL.to_vec(),
-        concurrency: 16,
-        idle: Duration::from_secs(9),
-        changes: 20,
-        floor: true,
-        // `cargo test --workspace` builds the debug binary first.
-        drover_binary: drover_binary(),
-        log_dir: child::target_dir().join("bench").join("logs-small"),
-    };
-    let report = bench::run(&options).await?;
-    println!("{}", report.table());
-    for (w, &workload) in report.workloads.iter().zip(&options.workloads) {
-        // Exactly the minimum, except the provisioning status writes, which merge into one when
-        // the agent connected before the first status write.
-        let kinds: std::collections::BTreeSet<_> = w
-            .writes_by_kind_verb
-            .keys()
-            .chain(w.min_writes_by_kind_verb.keys())
-            .collect();
-        for kv in kinds {
-            let sent = w.writes_by_kind_verb.get(kv).copied().unwrap_or(0.0);
-            let min = w.min_writes_by_kind_verb.get(kv).copied().unwrap_or(0.0);
-            let ok = if workloads::status_writes_may_merge(workload, kv) {
-                (min / 2.0 - 1e-9..=min + 1e-9).contains(&sent)
-            } else {
-                (sent - min).abs() < 1e-9
-            };
+const CHANGES: u64 = 20;
+
+#[test]
+fn the_benchmark_workloads_converge_with_minimal_writes_and_a_silent_idle() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let report = dir.path().join("report.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .current_dir(repo_root())
+        .args([
+            "--clusters",
+            "50",
+            "--workspaces",
+            "10",
+            "--idle-seconds",
+            "9",
+        ])
+        .args(["--changes", &CHANGES.to_string()])
+        .arg("--drover")
+        .arg(build_drover()?)
+        .arg("--report")
+        .arg(&report)
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .status()
+        .context("running the bench program")?;
+    ensure!(status.success(), "the bench program failed: {status}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report)?)?;
+    let workloads = report["workloads"]
+        .as_array()
+        .context("the report lists its workloads")?;
+    ensure!(workloads.len() == 3, "all three workloads ran");
+    for w in workloads {
+        let name = w["name"].as_str().unwrap_or_default();
+        ensure!(
+            w["writes_at_minimum"] == Value::Bool(true),
+            "{name}: {} per object, minimum {}",
+            w["writes_by_kind_verb"],
+            w["min_writes_by_kind_verb"]
+        );
+        if name != "workspaces" {
             ensure!(
-                ok,
-                "{}: {kv} {sent} per object, minimum {min} ({:?} vs {:?})",
-                w.name,
-                w.writes_by_kind_verb,
-                w.min_writes_by_kind_verb
+                w["fleet_all_s"].is_number() && w["fleet_p99_ms"].is_number(),
+                "{name}: the Fleet figures are measured"
             );
         }
-        if w.fleet_share.is_some() || workload != Workload::Workspaces {
-            ensure!(
-                w.fleet_all_s.is_some() && w.fleet_p99_ms.is_some(),
-                "{}: the Fleet figures are measured",
-                w.name
-            );
-        }
         ensure!(
-            w.idle_writes == Some(0),
-            "{}: {:?} idle writes: {:?}",
-            w.name,
-            w.idle_writes,
-            w.idle_writes_by_kind_verb
+            w["idle_writes"].as_u64() == Some(0),
+            "{name}: {} idle writes: {}",
+            w["idle_writes"],
+            w["idle_writes_by_kind_verb"]
         );
         ensure!(
-            w.convergence_s.is_some() && w.write_floor_s.is_some(),
-            "{}: both runs converge",
-            w.name
+            w["convergence_s"].is_number() && w["write_floor_s"].is_number(),
+            "{name}: both runs converge"
         );
         ensure!(
-            w.latency_samples == options.changes,
-            "{}: every change arrives",
-            w.name
+            w["latency_samples"].as_u64() == Some(CHANGES),
+            "{name}: every change arrives"
         );
     }
     Ok(())

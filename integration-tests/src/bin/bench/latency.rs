@@ -14,8 +14,8 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use serde_json::json;
 
-use super::observe::{Arrivals, SEQ_LABEL};
-use super::workloads::{Workload, legacy_name, prov_name, workspace_name};
+use crate::observe::{Arrivals, SEQ_LABEL};
+use crate::workloads::{Workload, legacy_name, prov_name, workspace_name};
 
 /// A single change for the latency probe: sets [`SEQ_LABEL`] to `seq` on a source object.
 pub type Change = Box<dyn Fn(usize) -> BoxFuture<'static, Result<()>> + Send + Sync>;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
-use crate::{DroverChild, DroverCommand, TestEnv};
+use drover_integration_tests::{DroverChild, DroverCommand, TestEnv};
 
 /// Writes sent by kind and verb, as drover's `drover_api_writes_total` counts them.
 pub type Writes = BTreeMap<(String, String), u64>;
@@ -209,7 +209,7 @@ impl DroverProcess {
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| crate::repo_root().join("target"))
+        .unwrap_or_else(|| drover_integration_tests::repo_root().join("target"))
 }
 
 /// The release build of drover, `target/release/drover`.

@@ -1,18 +1,9 @@
-//! drover's benchmark against the API server's own write floor (`make bench`).
-//!
-//! Every workload runs twice, each time on a fresh private control plane prepared the same way
-//! (the default workspaces and the local cluster in place, then the workload's pre-existing
-//! objects): once with the minimal client of [`floor`], once with the drover binary as a child
+//! Running the workloads. Every workload runs twice, each time on a fresh private control plane
+//! prepared the same way (the default workspaces and the local cluster in place, then the
+//! workload's pre-existing objects): once with the minimal client of [`floor`], once with the drover binary as a child
 //! process. Both runs are timed by the same watches ([`observe`]), so the ratio compares like
 //! with like. drover's run then goes through an idle period (quiet time, a full resync with
 //! fresh caches, a restart), and a latency probe of single changes.
-
-pub mod child;
-pub mod floor;
-pub mod latency;
-pub mod observe;
-pub mod report;
-pub mod workloads;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -25,10 +16,12 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 
-use crate::{Drover, TestEnv, eventually, fixtures};
-use child::{DroverProcess, Writes, accumulate, difference, total};
-use report::{Machine, Report, WorkloadReport, by_kind_verb, per_object};
-use workloads::Workload;
+use drover_integration_tests::{Drover, TestEnv, eventually, fixtures};
+
+use crate::child::{self, DroverProcess, Writes, accumulate, difference, total};
+use crate::report::{Machine, Report, WorkloadReport, by_kind_verb, per_object};
+use crate::workloads::{self, Workload};
+use crate::{floor, latency, observe};
 
 /// What to run, and how big.
 #[derive(Clone, Debug)]
@@ -101,7 +94,7 @@ pub async fn run(options: &Options) -> Result<Report> {
 fn drover_config(concurrency: usize) -> drover::config::Config {
     drover::config::Config {
         concurrency: u16::try_from(concurrency).unwrap_or(u16::MAX),
-        ..crate::test_config()
+        ..drover_integration_tests::test_config()
     }
 }
 
@@ -274,6 +267,7 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     figures.min_writes_per_object = Some(total(&minimum) as f64 / n.max(1) as f64);
     figures.writes_by_kind_verb = per_object(&writes, n);
     figures.min_writes_by_kind_verb = per_object(&minimum, n);
+    figures.writes_at_minimum = Some(workloads::at_minimum(workload, &writes, &minimum));
 
     // Idle: quiet time, a full resync with fresh caches, a restart.
     let idle_started = Instant::now();

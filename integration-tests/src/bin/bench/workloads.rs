@@ -16,9 +16,10 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 
-use super::concurrently;
-use super::observe::Progress;
-use crate::fixtures;
+use crate::child::Writes;
+use crate::observe::Progress;
+use crate::run::concurrently;
+use drover_integration_tests::fixtures;
 
 /// Concurrency of the benchmark's own seeding (not measured).
 const SEED_CONCURRENCY: usize = 32;
@@ -107,7 +108,7 @@ pub const CREATED: &str = "prov created";
 
 /// The fewest writes the mapping takes for `n` objects, by kind and verb, as drover's metrics
 /// name them (the three cluster kinds are all `Cluster` there).
-pub fn minimum_writes(workload: Workload, n: usize) -> BTreeMap<(String, String), u64> {
+pub fn minimum_writes(workload: Workload, n: usize) -> Writes {
     let n = n as u64;
     let entries: Vec<(&str, &str, u64)> = match workload {
         // mgmt finalizer (a patch: drover does not apply a legacy mgmt cluster, and the
@@ -156,8 +157,23 @@ pub fn minimum_writes(workload: Workload, n: usize) -> BTreeMap<(String, String)
 
 /// Writes of `workload` whose count may fall below the minimum: the provisioning workload's prov
 /// status, written once instead of twice when the agent connected before the first status write.
-pub fn status_writes_may_merge(workload: Workload, kind_verb: &str) -> bool {
-    workload == Workload::Provisioning && kind_verb == "Cluster apply_status"
+fn status_writes_may_merge(workload: Workload, kind: &str, verb: &str) -> bool {
+    workload == Workload::Provisioning && kind == "Cluster" && verb == "apply_status"
+}
+
+/// Whether `sent` is exactly `minimum` for every kind and verb, except the status writes that may
+/// merge, which may also be as few as half the minimum.
+pub fn at_minimum(workload: Workload, sent: &Writes, minimum: &Writes) -> bool {
+    let keys: std::collections::BTreeSet<_> = sent.keys().chain(minimum.keys()).collect();
+    keys.into_iter().all(|key @ (kind, verb)| {
+        let sent = sent.get(key).copied().unwrap_or(0);
+        let min = minimum.get(key).copied().unwrap_or(0);
+        if status_writes_may_merge(workload, kind, verb) {
+            (min.div_ceil(2)..=min).contains(&sent)
+        } else {
+            sent == min
+        }
+    })
 }
 
 /// Creates what exists before drover starts.
@@ -418,5 +434,31 @@ mod tests {
         assert_eq!(creators(1000), 100);
         let min = minimum_writes(Workload::Workspaces, 10);
         assert_eq!(min.get(&("ClusterRole".into(), "create".into())), Some(&1));
+    }
+
+    #[test]
+    fn only_the_provisioning_status_writes_may_fall_below_the_minimum() {
+        let min = minimum_writes(Workload::Provisioning, 10);
+        assert!(at_minimum(Workload::Provisioning, &min, &min));
+        let mut merged = min.clone();
+        merged.insert(("Cluster".into(), "apply_status".into()), 12);
+        assert!(at_minimum(Workload::Provisioning, &merged, &min));
+        merged.insert(("Cluster".into(), "apply_status".into()), 21);
+        assert!(!at_minimum(Workload::Provisioning, &merged, &min));
+        let mut fewer = min.clone();
+        fewer.insert(("Event".into(), "create".into()), 9);
+        assert!(!at_minimum(Workload::Provisioning, &fewer, &min));
+        let mut more = minimum_writes(Workload::Imported, 10);
+        assert!(at_minimum(
+            Workload::Imported,
+            &more,
+            &minimum_writes(Workload::Imported, 10)
+        ));
+        more.insert(("Cluster".into(), "apply_status".into()), 5);
+        assert!(!at_minimum(
+            Workload::Imported,
+            &more,
+            &minimum_writes(Workload::Imported, 10)
+        ));
     }
 }

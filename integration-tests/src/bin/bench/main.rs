@@ -1,12 +1,24 @@
 //! `make bench`: drover against the API server's own write floor, on private real control
 //! planes. Prints the figures beside their targets and writes `target/bench/report.json`.
+//!
+//! The benchmark is a program of its own, not part of the test harness library: it uses the
+//! harness (control planes, fixtures), and `tests/bench_small.rs` runs it at a small size.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Parser;
-use drover_integration_tests::bench::{self, Options, child, workloads::Workload};
+mod child;
+mod floor;
+mod latency;
+mod observe;
+mod report;
+mod run;
+mod workloads;
+
+use run::Options;
+use workloads::Workload;
 
 /// Benchmarks drover against the write floor of the API server.
 #[derive(Parser)]
@@ -39,6 +51,9 @@ struct Cli {
     /// Where the JSON report goes; `target/bench/report.json` by default.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Where drover's logs go; `target/bench/logs` by default.
+    #[arg(long)]
+    log_dir: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -63,12 +78,12 @@ fn main() -> Result<()> {
         changes: cli.changes,
         floor: !cli.no_floor,
         drover_binary: cli.drover.unwrap_or_else(child::release_binary),
-        log_dir: bench_dir.join("logs"),
+        log_dir: cli.log_dir.unwrap_or_else(|| bench_dir.join("logs")),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(bench::run(&options))?;
+    let report = runtime.block_on(run::run(&options))?;
     println!("{}", report.table());
     let path = cli.report.unwrap_or_else(|| bench_dir.join("report.json"));
     report.write_json(&path)?;
