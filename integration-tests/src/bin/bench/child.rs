@@ -70,9 +70,11 @@ pub fn parse_writes(text: &str) -> Writes {
 pub struct Usage {
     pub cpu_s: f64,
     pub peak_rss_mib: f64,
+    /// Resident memory at the time of reading.
+    pub rss_mib: f64,
 }
 
-/// Reads `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status` (VmHWM).
+/// Reads `/proc/<pid>/stat` (utime + stime) and `/proc/<pid>/status` (VmHWM, VmRSS).
 pub fn usage(pid: u32) -> Result<Usage> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
@@ -95,16 +97,29 @@ pub fn usage(pid: u32) -> Result<Usage> {
     let cpu_s = (ticks(11)? + ticks(12)?) / hz;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let hwm_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .ok_or_else(|| anyhow!("no VmHWM in /proc/{pid}/status"))?;
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| anyhow!("no {field} in /proc/{pid}/status"))
+    };
     Ok(Usage {
         cpu_s,
-        peak_rss_mib: hwm_kib / 1024.0,
+        peak_rss_mib: kib("VmHWM:")? / 1024.0,
+        rss_mib: kib("VmRSS:")? / 1024.0,
     })
+}
+
+/// Sum of `drover_reconciles_total` over its controllers.
+pub fn reconciles_total(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with("drover_reconciles_total"))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
 }
 
 /// A running `drover run`; killed when dropped.
@@ -161,6 +176,29 @@ impl DroverProcess {
     /// The writes drover sent so far, from its `/metrics`.
     pub async fn writes(&self) -> Result<Writes> {
         Ok(parse_writes(&self.child.metrics().await?))
+    }
+
+    /// Reconciles run so far, over all controllers, from its `/metrics`.
+    pub async fn reconciles(&self) -> Result<u64> {
+        Ok(reconciles_total(&self.child.metrics().await?))
+    }
+
+    /// Waits until the reconcile counter stays unchanged for `quiet` (at most `limit`): the
+    /// full pass over every object is done. Returns when the counter was last seen to move (when
+    /// the wait began, if it never moved).
+    pub async fn wait_pass_done(&self, quiet: Duration, limit: Duration) -> Result<Instant> {
+        let deadline = Instant::now() + limit;
+        let mut last = self.reconciles().await?;
+        let mut since = Instant::now();
+        while Instant::now() < deadline && since.elapsed() < quiet {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = self.reconciles().await?;
+            if now != last {
+                last = now;
+                since = Instant::now();
+            }
+        }
+        Ok(since)
     }
 
     /// CPU seconds and peak RSS so far.

@@ -28,7 +28,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::workloads::{UserObject, Workload, user_create};
+use crate::workloads::{UserObject, Workload, index_of, user_create};
 
 /// What the floor needs to know beforehand: the seeded mgmt clusters (listed before the clock
 /// starts: the floor does no reads).
@@ -235,11 +235,8 @@ impl Floor {
         prov: ProvCluster,
         mgmt: MgmtCluster,
     ) -> Result<(ProvCluster, MgmtCluster)> {
-        let connected = drover_integration_tests::fixtures::connect_mgmt_returning(
-            &self.client,
-            &mgmt.name_any(),
-        )
-        .await?;
+        let name = mgmt.name_any();
+        let connected = crate::workloads::connect(&self.client, &name, index_of(&name)).await?;
         Ok((prov, connected))
     }
 

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Parser;
+mod apiserver;
 mod child;
 mod floor;
 mod latency;
+mod objects;
 mod observe;
 mod report;
 mod run;

@@ -5,12 +5,13 @@
 //! with like. drover's run then goes through an idle period (quiet time, a full resync with
 //! fresh caches, a restart), and a latency probe of single changes.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use drover::api::{FleetCluster, FleetWorkspace};
+use drover::api::{FleetCluster, FleetWorkspace, ProvCluster};
 use drover::consts::{DEFAULT_WORKSPACE, LOCAL_CLUSTER, LOCAL_WORKSPACE, conditions};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
@@ -19,9 +20,11 @@ use kube::Api;
 use drover_integration_tests::{Drover, TestEnv, eventually, fixtures};
 
 use crate::child::{self, DroverProcess, Writes, accumulate, difference, total};
-use crate::report::{Machine, Report, WorkloadReport, by_kind_verb, per_object};
+use crate::report::{
+    Machine, ObjectSize, Report, RestartReport, WorkloadReport, by_kind_verb, per_object,
+};
 use crate::workloads::{self, Workload};
-use crate::{floor, latency, observe};
+use crate::{apiserver, floor, latency, observe};
 
 /// What to run, and how big.
 #[derive(Clone, Debug)]
@@ -208,12 +211,14 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
 
     let env = prepared_env(options.concurrency).await?;
     let client = env.client()?;
+    let binary = &options.drover_binary;
+    let baseline = baseline_rss(&env, binary, options, workload).await?;
+    figures.baseline_rss_mib = Some(baseline);
     workloads::seed(workload, &client, n).await?;
     let progress = workloads::progress(workload, &client, n);
     progress.wait_listed(Duration::from_secs(120)).await?;
 
     // Convergence.
-    let binary = &options.drover_binary;
     let mut drover = DroverProcess::spawn(
         &env,
         binary,
@@ -249,6 +254,9 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     if let Some(agent) = agent {
         agent.abort();
     }
+    // fleet-controller's status on every Fleet cluster: drover must take it without a write.
+    workloads::fleet_controller(workload, &client, n, options.concurrency).await?;
+    figures.object_bytes = object_sizes(workload, &client).await?;
     let convergence = done.saturating_duration_since(started).as_secs_f64();
     fleet_figures(&mut figures, &progress, workload, started, convergence);
     let since_start = done.saturating_duration_since(drover.started).as_secs_f64();
@@ -256,6 +264,7 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     figures.convergence_s = Some(convergence);
     figures.ratio = figures.write_floor_s.map(|f| convergence / f.max(1e-9));
     figures.cpu_s = Some(usage.cpu_s);
+    figures.cpu_ms_per_object = Some(usage.cpu_s * 1000.0 / n.max(1) as f64);
     figures.cpu_cores_avg = Some(usage.cpu_s / since_start.max(1e-9));
 
     // Writes per object: everything drover sent until it fell quiet.
@@ -279,7 +288,7 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
 
     let resync = start_in_process(&env, options.concurrency)?;
     tokio::time::sleep(third).await;
-    let reconciles = |d: &Drover| reconciles_total(&d.metrics.encode());
+    let reconciles = |d: &Drover| child::reconciles_total(&d.metrics.encode());
     until_quiet(
         Duration::from_secs(3),
         Duration::from_secs(300),
@@ -289,13 +298,35 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     accumulate(&mut idle, &child::parse_writes(&resync.metrics.encode()));
     stop_in_process(resync);
 
+    let requests_before = apiserver::requests(&client).await?;
     let mut restarted = DroverProcess::spawn(
         &env,
         binary,
         options.concurrency,
         &log_path(options, workload, "restarted"),
     )?;
-    figures.cache_ready_s = Some(restarted.wait_ready(ready_timeout).await?.as_secs_f64());
+    let ready = restarted.wait_ready(ready_timeout).await?.as_secs_f64();
+    figures.cache_ready_s = Some(ready);
+    let pass_done = restarted
+        .wait_pass_done(Duration::from_secs(3), workloads::convergence_timeout(n))
+        .await?;
+    let requests = apiserver::since(&apiserver::requests(&client).await?, &requests_before);
+    let usage = restarted.usage()?;
+    let writes = total(&restarted.writes().await?);
+    figures.bytes_per_object =
+        Some((usage.rss_mib - baseline).max(0.0) * 1048576.0 / n.max(1) as f64);
+    figures.restart = Some(RestartReport {
+        caches_ready_s: ready,
+        full_pass_s: pass_done
+            .saturating_duration_since(restarted.started)
+            .as_secs_f64(),
+        requests_total: requests.values().sum(),
+        requests,
+        writes,
+        cpu_s: usage.cpu_s,
+        cpu_ms_per_object: usage.cpu_s * 1000.0 / n.max(1) as f64,
+        rss_mib: usage.rss_mib,
+    });
     let rest = options.idle.saturating_sub(idle_started.elapsed());
     tokio::time::sleep(rest).await;
     let after_restart = restarted
@@ -314,6 +345,78 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     peak = peak.max(restarted.stop(Duration::from_secs(30))?.peak_rss_mib);
     figures.peak_rss_mib = Some(peak);
     Ok(figures)
+}
+
+/// Resident memory of drover on the prepared control plane, before the workload's objects: what
+/// the memory per object is counted above.
+async fn baseline_rss(
+    env: &TestEnv,
+    binary: &std::path::Path,
+    options: &Options,
+    workload: Workload,
+) -> Result<f64> {
+    let mut drover = DroverProcess::spawn(
+        env,
+        binary,
+        options.concurrency,
+        &log_path(options, workload, "baseline"),
+    )?;
+    drover.wait_ready(Duration::from_secs(60)).await?;
+    drover
+        .wait_pass_done(Duration::from_secs(2), Duration::from_secs(60))
+        .await?;
+    let rss = drover.usage()?.rss_mib;
+    drover.stop(Duration::from_secs(30))?;
+    Ok(rss)
+}
+
+/// The sizes of the workload's first prov, mgmt and Fleet cluster as the API server serves them.
+async fn object_sizes(
+    workload: Workload,
+    client: &kube::Client,
+) -> Result<BTreeMap<String, ObjectSize>> {
+    let (prov, mgmt) = match workload {
+        Workload::Imported => (workloads::legacy_name(0), workloads::legacy_name(0)),
+        Workload::Provisioning => {
+            let name = workloads::prov_name(0);
+            let prov = Api::<ProvCluster>::namespaced(client.clone(), DEFAULT_WORKSPACE)
+                .get(&name)
+                .await?;
+            let mgmt = prov.cluster_name().unwrap_or_default().to_string();
+            (name, mgmt)
+        }
+        Workload::Workspaces => return Ok(BTreeMap::new()),
+    };
+    let paths = [
+        (
+            "prov",
+            format!(
+                "/apis/provisioning.cattle.io/v1/namespaces/{DEFAULT_WORKSPACE}/clusters/{prov}"
+            ),
+        ),
+        (
+            "mgmt",
+            format!("/apis/management.cattle.io/v3/clusters/{mgmt}"),
+        ),
+        (
+            "fleet",
+            format!(
+                "/apis/fleet.cattle.io/v1alpha1/namespaces/{DEFAULT_WORKSPACE}/clusters/{prov}"
+            ),
+        ),
+    ];
+    let mut sizes = BTreeMap::new();
+    for (kind, path) in paths {
+        let (served, without) = workloads::served_size(client, &path).await?;
+        sizes.insert(
+            kind.to_string(),
+            ObjectSize {
+                served,
+                without_managed_fields: without,
+            },
+        );
+    }
+    Ok(sizes)
 }
 
 /// The time until all Fleet clusters exist, its share of convergence, and per object the time
@@ -346,14 +449,4 @@ fn fleet_figures(
         .collect();
     figures.fleet_p50_ms = observe::quantile_ms(&samples, 0.50);
     figures.fleet_p99_ms = observe::quantile_ms(&samples, 0.99);
-}
-
-/// Sum of `drover_reconciles_total` over its controllers.
-fn reconciles_total(text: &str) -> u64 {
-    text.lines()
-        .filter(|l| l.starts_with("drover_reconciles_total"))
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .sum()
 }

@@ -11,12 +11,13 @@ use drover::consts::{DEFAULT_WORKSPACE, annotations, conditions, finalizers, lab
 use drover::runtime::write::own_fields;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 
 use crate::child::Writes;
+use crate::objects;
 use crate::observe::Progress;
 use crate::run::concurrently;
 use drover_integration_tests::fixtures;
@@ -176,7 +177,8 @@ pub fn at_minimum(workload: Workload, sent: &Writes, minimum: &Writes) -> bool {
     })
 }
 
-/// Creates what exists before drover starts.
+/// Creates what exists before drover starts: for the imported workload, N legacy mgmt clusters
+/// as an importer leaves them, connected (the agent's status), with kubeconfig secrets.
 pub async fn seed(workload: Workload, client: &Client, n: usize) -> Result<()> {
     if workload != Workload::Imported {
         return Ok(());
@@ -186,13 +188,80 @@ pub async fn seed(workload: Workload, client: &Client, n: usize) -> Result<()> {
         let client = client.clone();
         async move {
             let name = legacy_name(i);
-            let mgmt = fixtures::legacy_mgmt_cluster(&name, Some(DEFAULT_WORKSPACE));
-            fixtures::create_mgmt(&client, &mgmt).await?;
-            fixtures::connect_mgmt(&client, &name).await?;
+            let mgmt = objects::legacy_mgmt_cluster(&name, Some(DEFAULT_WORKSPACE), i);
+            let mgmt: DynamicObject = serde_json::from_value(mgmt)?;
+            Api::<DynamicObject>::all_with(client.clone(), &ApiResource::erase::<MgmtCluster>(&()))
+                .create(&PostParams::default(), &mgmt)
+                .await
+                .with_context(|| format!("creating mgmt cluster {name}"))?;
+            connect(&client, &name, i).await?;
             fixtures::create_kubeconfig_secret(&client, DEFAULT_WORKSPACE, &name).await
         }
     })
     .await
+}
+
+/// Plays the cluster agent and Rancher: writes the status of connected mgmt cluster `name`
+/// (number `i`), with `Connected`, `Ready` and `AgentDeployed` True.
+pub async fn connect(client: &Client, name: &str, i: usize) -> Result<MgmtCluster> {
+    let workspace = drover::mapping::names::is_legacy_name(name).then_some(DEFAULT_WORKSPACE);
+    let status = objects::agent_status(name, workspace, i);
+    Api::<MgmtCluster>::all(client.clone())
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .with_context(|| format!("connecting mgmt cluster {name}"))
+}
+
+/// A stable number for a name the benchmark did not choose (the generated mgmt names), to pick
+/// its generated contents by.
+pub fn index_of(name: &str) -> usize {
+    let digest = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (digest % 1_000_000) as usize
+}
+
+/// Plays fleet-controller once the Fleet clusters exist: writes on each the status it writes
+/// after the agent checked in.
+pub async fn fleet_controller(
+    workload: Workload,
+    client: &Client,
+    n: usize,
+    concurrency: usize,
+) -> Result<()> {
+    let name: fn(usize) -> String = match workload {
+        Workload::Imported => legacy_name,
+        Workload::Provisioning => prov_name,
+        Workload::Workspaces => return Ok(()),
+    };
+    let api = Api::<FleetCluster>::namespaced(client.clone(), DEFAULT_WORKSPACE);
+    concurrently(0..n, concurrency, move |i| {
+        let api = api.clone();
+        async move {
+            let name = name(i);
+            let status = objects::fleet_status(DEFAULT_WORKSPACE, &name, i);
+            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                .await
+                .with_context(|| format!("writing the status of Fleet cluster {name}"))?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// The size in bytes of the object at `path` as the API server serves it, and without its
+/// `managedFields`.
+pub async fn served_size(client: &Client, path: &str) -> Result<(usize, usize)> {
+    let request = http::Request::get(path).body(Vec::new())?;
+    let text = client
+        .request_text(request)
+        .await
+        .with_context(|| format!("reading {path}"))?;
+    let mut value: serde_json::Value = serde_json::from_str(&text)?;
+    if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+    }
+    Ok((text.len(), value.to_string().len()))
 }
 
 /// Creates object number `i` as the workload's user does while drover runs.
@@ -202,7 +271,7 @@ pub async fn user_create(workload: Workload, client: &Client, i: usize) -> Resul
         Workload::Provisioning => {
             // The provisioner's kubeconfig secret, then the cluster.
             fixtures::create_kubeconfig_secret(client, DEFAULT_WORKSPACE, &prov_name(i)).await?;
-            let prov = fixtures::prov_cluster(DEFAULT_WORKSPACE, &prov_name(i));
+            let prov = objects::prov_cluster(DEFAULT_WORKSPACE, &prov_name(i), i);
             let created = fixtures::create_prov(client, &prov).await?;
             Ok(UserObject::Prov(Box::new(created)))
         }
@@ -254,7 +323,7 @@ pub fn agent(client: Client, concurrency: usize) -> tokio::task::JoinHandle<()> 
             .for_each_concurrent(concurrency.max(1), |name| {
                 let client = client.clone();
                 async move {
-                    if let Err(error) = fixtures::connect_mgmt(&client, &name).await {
+                    if let Err(error) = connect(&client, &name, index_of(&name)).await {
                         eprintln!("bench agent: {error:#}");
                     }
                 }
