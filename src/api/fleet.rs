@@ -61,10 +61,24 @@ pub struct FleetClusterSpec {
     /// Written by users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
-    /// Written by users.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Written by users; drover never reads the values, so only their presence is kept (an
+    /// empty object): a cluster's values for Fleet's templating can be large.
+    #[serde(
+        default,
+        deserialize_with = "only_presence",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(schema_with = "super::schemas::preserve_unknown_object")]
     pub template_values: Option<serde_json::Value>,
+}
+
+/// `Some(empty object)` for any value but `null`, without keeping the value.
+fn only_presence<'de, D>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let present = Option::<serde::de::IgnoredAny>::deserialize(deserializer)?.is_some();
+    Ok(present.then(|| serde_json::Value::Object(Default::default())))
 }
 
 /// Written by fleet-controller; drover only reads it.
