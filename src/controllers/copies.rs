@@ -21,6 +21,7 @@ use crate::controllers::Error;
 use crate::mapping::deletion::fleet_belongs_to_prov;
 use crate::mapping::notice::Notice;
 use crate::runtime::Context;
+use crate::runtime::watches::FleetKey;
 
 /// Where an object is: its namespace (`None` when cluster-scoped) and name.
 pub type Place = (Option<String>, String);
@@ -72,6 +73,21 @@ where
     pub fn in_cache(mut self, store: &Store<K>, select: impl Fn(&K) -> bool) -> Self {
         for obj in store.state_filter(|o| select(o) && (self.owns)(o)) {
             self.found.insert(place(obj.as_ref()), Some(obj));
+        }
+        self
+    }
+
+    /// Adds the cached objects among `candidates` (what an index found) that `select` picks and
+    /// that are owned.
+    pub fn among(
+        mut self,
+        candidates: impl IntoIterator<Item = Arc<K>>,
+        select: impl Fn(&K) -> bool,
+    ) -> Self {
+        for obj in candidates {
+            if select(&obj) && (self.owns)(&obj) {
+                self.found.insert(place(obj.as_ref()), Some(obj));
+            }
         }
         self
     }
@@ -176,10 +192,15 @@ pub async fn delete_unwanted_fleet_clusters(
     also_look_in: &[String],
 ) -> Result<(), Error> {
     let name = prov.name_any();
+    let stores = &ctx.stores;
+    let same_name = stores
+        .indexes
+        .fleet
+        .get(&stores.fleet, &FleetKey::Name(name.clone()));
     let mut fleets = Owned::namespaced(ctx.client.clone(), |f: &FleetCluster| {
         fleet_belongs_to_prov(f, prov)
     })
-    .in_cache(&ctx.stores.fleet, |f| {
+    .among(same_name, |f| {
         f.metadata.name.as_deref() == Some(name.as_str())
     });
     for namespace in also_look_in {

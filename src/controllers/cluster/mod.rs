@@ -31,8 +31,7 @@ use crate::mapping::names::is_legacy_name;
 use crate::mapping::status::desired_prov_status;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
-use crate::runtime::watches::KUBECONFIG_SECRET_SUFFIX;
-use crate::runtime::watches::Watches;
+use crate::runtime::watches::{KUBECONFIG_SECRET_SUFFIX, ProvKey, Watches};
 
 pub const NAME: &str = "cluster";
 
@@ -51,9 +50,11 @@ fn provs_of_mgmt(ctx: &Context, mgmt: &MgmtCluster) -> Vec<ObjectRef<ProvCluster
         return Vec::new();
     }
     // A mgmt cluster that names no prov cluster: the prov clusters that recorded or asked for it.
-    ctx.stores
+    let stores = &ctx.stores;
+    stores
+        .indexes
         .prov
-        .state()
+        .get(&stores.prov, &ProvKey::MgmtName(name.clone()))
         .iter()
         .filter(|p| mgmt_name_for(p).as_deref() == Some(name.as_str()))
         .map(|p| ObjectRef::from_obj(p.as_ref()))
@@ -68,9 +69,11 @@ fn provs_waiting_for(
     let Some(name) = namespace.metadata.name.as_deref() else {
         return Vec::new();
     };
-    ctx.stores
+    let stores = &ctx.stores;
+    stores
+        .indexes
         .prov
-        .state()
+        .get(&stores.prov, &ProvKey::RecordedWorkspace(name.to_string()))
         .iter()
         .filter(|p| {
             p.status

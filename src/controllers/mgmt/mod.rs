@@ -25,11 +25,12 @@ use crate::mapping::cluster::{
     workspace_to_assign,
 };
 use crate::mapping::deletion::{is_legacy_prov_of, is_stale_legacy_copy, prov_belongs_to_mgmt};
+use crate::mapping::meta::OwnerMarks;
 use crate::mapping::names::is_legacy_name;
 use crate::mapping::notice::Notice;
 use crate::runtime::Context;
 use crate::runtime::queue::Pending;
-use crate::runtime::watches::Watches;
+use crate::runtime::watches::{ProvKey, Watches};
 
 pub const NAME: &str = "mgmt";
 
@@ -164,10 +165,15 @@ async fn sync_legacy_prov(ctx: &Context, mgmt: &MgmtCluster, workspace: &str) ->
     }
     // Every copy made for this mgmt cluster is owned; only the one in its workspace is wanted.
     // A copy already deleted and released is done with, whoever still holds it.
+    let stores = &ctx.stores;
+    let same_name = stores
+        .indexes
+        .prov
+        .get(&stores.prov, &ProvKey::Name(name.clone()));
     let copies = Owned::namespaced(ctx.client.clone(), |p: &ProvCluster| {
         is_legacy_prov_of(p, mgmt)
     })
-    .in_cache(&ctx.stores.prov, |p| {
+    .among(same_name, |p| {
         p.metadata.name.as_deref() == Some(name.as_str())
             && (p.metadata.deletion_timestamp.is_none()
                 || p.finalizers().iter().any(|f| f == finalizers::PROV_CLUSTER))
@@ -226,10 +232,23 @@ async fn remove(mgmt: &MgmtCluster, ctx: &Context) -> Result<(), Error> {
             .await?;
         return Ok(());
     }
-    let belonging = ctx
-        .stores
+    // The prov clusters whose marks name this mgmt cluster, and the one its own marks name.
+    let stores = &ctx.stores;
+    let mut candidates = stores
+        .indexes
         .prov
-        .state_filter(|p| p.metadata.deletion_timestamp.is_none() && prov_belongs_to_mgmt(p, mgmt));
+        .get(&stores.prov, &ProvKey::Owner(mgmt.name_any()));
+    if let Some(marks) = OwnerMarks::read(mgmt.metadata.annotations.as_ref()) {
+        let named = ObjectRef::<ProvCluster>::new(&marks.name).within(&marks.namespace);
+        candidates.extend(stores.prov.get(&named));
+    }
+    let key = |p: &Arc<ProvCluster>| (p.namespace(), p.name_any());
+    candidates.sort_by_key(key);
+    candidates.dedup_by_key(|p| key(p));
+    let belonging: Vec<_> = candidates
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none() && prov_belongs_to_mgmt(p, mgmt))
+        .collect();
     for prov in belonging {
         let ns = prov.namespace().unwrap_or_default();
         let api: Api<ProvCluster> = Api::namespaced(ctx.client.clone(), &ns);

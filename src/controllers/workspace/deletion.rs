@@ -21,6 +21,7 @@ use crate::mapping::workspace::{
     DeletionPlan, Occupants, Situation, namespace_was_created_for, plan_deletion, reasons,
 };
 use crate::runtime::Context;
+use crate::runtime::watches::{FleetKey, ProvKey};
 
 pub async fn reconcile(
     ws: &FleetWorkspace,
@@ -123,18 +124,19 @@ async fn live_occupants(ctx: &Context, namespace: &str) -> Result<Occupants, Err
 /// The prov and fleet clusters in a namespace, by name, sorted.
 fn occupants(ctx: &Context, namespace: &str) -> Occupants {
     let in_namespace = |ns: Option<&str>| ns == Some(namespace);
-    let mut prov: Vec<String> = ctx
-        .stores
+    let stores = &ctx.stores;
+    let mut prov: Vec<String> = stores
+        .indexes
         .prov
-        .state()
+        .get(&stores.prov, &ProvKey::Namespace(namespace.to_string()))
         .iter()
         .filter(|p| in_namespace(p.metadata.namespace.as_deref()))
         .map(|p| p.name_any())
         .collect();
-    let mut fleet: Vec<String> = ctx
-        .stores
+    let mut fleet: Vec<String> = stores
+        .indexes
         .fleet
-        .state()
+        .get(&stores.fleet, &FleetKey::Namespace(namespace.to_string()))
         .iter()
         .filter(|f| in_namespace(f.metadata.namespace.as_deref()))
         .map(|f| f.name_any())

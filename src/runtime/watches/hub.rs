@@ -58,7 +58,11 @@ where
     subscribers: Arc<Mutex<Vec<UnboundedSender<K>>>>,
     /// The highest resourceVersion this watch has delivered into the store.
     seen: Arc<watch::Sender<u64>>,
+    /// What follows every event right after the store took it (the indexes of this kind).
+    followers: Vec<Follower<K>>,
 }
+
+type Follower<K> = Box<dyn Fn(&watcher::Event<K>) + Send + Sync>;
 
 impl<K> Hub<K>
 where
@@ -71,7 +75,14 @@ where
             writer: Some(writer),
             subscribers: Arc::default(),
             seen: Arc::new(watch::Sender::new(0)),
+            followers: Vec::new(),
         }
+    }
+
+    /// Passes every event to `follower` right after the store took it, before any subscriber
+    /// hears of it. Call before [`Self::run`].
+    pub fn follow(&mut self, follower: impl Fn(&watcher::Event<K>) + Send + Sync + 'static) {
+        self.followers.push(Box::new(follower));
     }
 
     /// The cache. Not ready until the first list finished ([`Store::wait_until_ready`]).
@@ -116,6 +127,7 @@ where
             return Box::pin(async {});
         };
         let resource = resource_name::<K>();
+        let followers = std::mem::take(&mut self.followers);
         Box::pin(async move {
             let mut stream = std::pin::pin!(reflector::reflector(writer, events));
             // The newest version of a (re-)list, which the store shows only once it is complete.
@@ -138,6 +150,9 @@ where
                     }
                 };
                 health.delivered(&resource);
+                for follow in &followers {
+                    follow(&event);
+                }
                 // The reflector has stored the event by now (a list's objects only at its end):
                 // writes up to this version are visible in the cache.
                 let version = |o: &K| parse(o.meta().resource_version.as_deref());

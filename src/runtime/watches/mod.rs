@@ -4,6 +4,8 @@
 //! reconcile its writes are cached, readiness and the `cached_objects` gauge.
 
 mod hub;
+mod index;
+mod indexes;
 mod sources;
 
 use std::collections::HashMap;
@@ -19,6 +21,8 @@ use kube::runtime::reflector::store::WriterDropped;
 use kube::{Client, Resource};
 
 pub use hub::{Hub, keep_own_managed_fields};
+pub use index::Index;
+pub use indexes::{FleetKey, Indexes, ProvKey};
 
 use crate::api::{ClusterGroup, FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
 use crate::config::Config;
@@ -76,6 +80,9 @@ macro_rules! watched_kinds {
             pub undecodable: Undecodable,
             /// Which watches keep failing, for readiness.
             pub watch_health: WatchHealth,
+            /// The relations between cached objects, so that reconciles look up instead of
+            /// scanning a cache.
+            pub indexes: Indexes,
         }
 
         /// The watches themselves: controllers subscribe to the kinds that trigger them
@@ -87,15 +94,19 @@ macro_rules! watched_kinds {
             )*
             undecodable: Undecodable,
             watch_health: WatchHealth,
+            indexes: Indexes,
         }
 
         impl Watches {
             pub fn new(config: &Config) -> Self {
-                Self {
+                let mut watches = Self {
                     $($field: watched_kinds!(@new [$($flag)?] config),)*
                     undecodable: Undecodable::default(),
                     watch_health: WatchHealth::default(),
-                }
+                    indexes: Indexes::default(),
+                };
+                watches.follow_with_indexes();
+                watches
             }
 
             /// The caches, for the reconcilers' [`Context`](crate::runtime::Context).
@@ -111,6 +122,7 @@ macro_rules! watched_kinds {
                     seen: Seen::new(seen),
                     undecodable: self.undecodable.clone(),
                     watch_health: self.watch_health.clone(),
+                    indexes: self.indexes.clone(),
                 }
             }
 
@@ -189,6 +201,16 @@ watched_kinds! {
     /// CRD metadata: whether the CRD of a kind drover removes counterparts for is being deleted
     /// (§I7).
     crds: PartialObjectMeta<CustomResourceDefinition> => crds();
+}
+
+impl Watches {
+    /// Each index follows the watch of its kind, right after the cache.
+    fn follow_with_indexes(&mut self) {
+        let prov = self.indexes.prov.clone();
+        self.prov.follow(move |event| prov.apply(event));
+        let fleet = self.indexes.fleet.clone();
+        self.fleet.follow(move |event| fleet.apply(event));
+    }
 }
 
 #[cfg(test)]
