@@ -92,6 +92,12 @@ pub struct Config {
     /// Seconds a watch may keep failing before `/readyz` answers 503.
     #[arg(long, env = "DROVER_WATCH_FAILURE_TIMEOUT", default_value_t = 60)]
     pub watch_failure_timeout: u64,
+
+    /// Fill the caches with streaming lists (a watch with `sendInitialEvents`) instead of
+    /// list requests. Needs an API server with the `WatchList` feature (Kubernetes 1.27 and
+    /// later, where enabled); an API server without it refuses these watches.
+    #[arg(long, env = "DROVER_STREAMING_LISTS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub streaming_lists: bool,
 }
 
 impl Default for Config {
@@ -110,6 +116,7 @@ impl Default for Config {
             lease_name: "drover".into(),
             identity: None,
             watch_failure_timeout: 60,
+            streaming_lists: false,
         }
     }
 }

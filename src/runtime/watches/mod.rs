@@ -95,6 +95,7 @@ macro_rules! watched_kinds {
             undecodable: Undecodable,
             watch_health: WatchHealth,
             indexes: Indexes,
+            streaming_lists: bool,
         }
 
         impl Watches {
@@ -104,6 +105,7 @@ macro_rules! watched_kinds {
                     undecodable: Undecodable::default(),
                     watch_health: WatchHealth::default(),
                     indexes: Indexes::default(),
+                    streaming_lists: config.streaming_lists,
                 };
                 watches.follow_with_indexes();
                 watches
@@ -137,6 +139,7 @@ macro_rules! watched_kinds {
                     client,
                     undecodable: &self.undecodable,
                     metrics,
+                    streaming_lists: self.streaming_lists,
                 };
                 let mut tasks = Vec::new();
                 $(

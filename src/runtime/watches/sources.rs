@@ -27,6 +27,10 @@ pub(super) struct Sources<'a> {
     pub client: &'a Client,
     pub undecodable: &'a Undecodable,
     pub metrics: &'a Arc<Metrics>,
+    /// Whether a cache is filled by a streaming list (`sendInitialEvents`): the API server
+    /// sends the objects one by one from its watch cache, where a list request makes it build
+    /// the whole list as one response first.
+    pub streaming_lists: bool,
 }
 
 /// Every object of a kind.
@@ -42,6 +46,15 @@ pub(super) fn owned_rbac() -> watcher::Config {
 type Events<K> = watcher::Result<watcher::Event<K>>;
 
 impl Sources<'_> {
+    /// `config` with the way caches are filled.
+    fn listing(&self, config: watcher::Config) -> watcher::Config {
+        if self.streaming_lists {
+            config.streaming_lists()
+        } else {
+            config
+        }
+    }
+
     /// A Rancher or Fleet kind, cluster-wide, watched as plain JSON and decoded one object at a
     /// time ([`decoded`]); `status` says whether drover writes this kind's status (then a skipped
     /// object also gets a condition).
@@ -84,7 +97,7 @@ impl Sources<'_> {
         K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Send + Sync + 'static,
     {
         decoded(
-            watcher(api, watcher::Config::default()).default_backoff(),
+            watcher(api, self.listing(everything())).default_backoff(),
             store,
             self.undecodable.clone(),
             self.metrics.clone(),
@@ -107,7 +120,7 @@ impl Sources<'_> {
             + Sync
             + 'static,
     {
-        watcher(Api::all(self.client.clone()), config)
+        watcher(Api::all(self.client.clone()), self.listing(config))
             .default_backoff()
             .modify(keep_own_managed_fields)
     }
