@@ -133,6 +133,17 @@ pub struct DroverProcess {
 impl DroverProcess {
     /// Starts `binary run` against `env` with `--concurrency concurrency`; its log goes to `log`.
     pub fn spawn(env: &TestEnv, binary: &Path, concurrency: usize, log: &Path) -> Result<Self> {
+        Self::spawn_with(env, binary, concurrency, log, &[])
+    }
+
+    /// [`Self::spawn`] with more arguments to `drover run`.
+    pub fn spawn_with(
+        env: &TestEnv,
+        binary: &Path,
+        concurrency: usize,
+        log: &Path,
+        more: &[&str],
+    ) -> Result<Self> {
         if !binary.is_file() {
             bail!(
                 "{} does not exist; build it with `cargo build --release --bin drover`",
@@ -142,6 +153,7 @@ impl DroverProcess {
         let started = Instant::now();
         let child = DroverCommand::with_binary(env, binary)
             .args(&[&format!("--concurrency={concurrency}")])
+            .args(more)
             .log_level("warn")
             .log_file(log)
             .spawn()?;

@@ -119,6 +119,8 @@ pub struct WorkloadReport {
     pub object_bytes: BTreeMap<String, ObjectSize>,
     /// drover restarted on the converged estate.
     pub restart: Option<RestartReport>,
+    /// The same with `--streaming-lists`.
+    pub restart_streaming: Option<RestartReport>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -284,15 +286,16 @@ impl Report {
                     None,
                 );
             }
-            if let Some(r) = &w.restart {
+            for (how, r) in [("restart", &w.restart), ("streaming", &w.restart_streaming)] {
+                let Some(r) = r else { continue };
                 row(
-                    "restart: caches ready s",
+                    &format!("{how}: caches ready s"),
                     format!("{:.2}", r.caches_ready_s),
                     &format!("<= {TARGET_CACHE_READY_S}"),
                     Some(r.caches_ready_s <= TARGET_CACHE_READY_S),
                 );
                 row(
-                    "restart: full pass s",
+                    &format!("{how}: full pass s"),
                     format!("{:.2}", r.full_pass_s),
                     "",
                     None,
@@ -300,24 +303,29 @@ impl Report {
                 let verbs: Vec<String> =
                     r.requests.iter().map(|(v, n)| format!("{v} {n}")).collect();
                 row(
-                    "restart: API requests",
+                    &format!("{how}: API requests"),
                     r.requests_total.to_string(),
                     &verbs.join(", "),
                     None,
                 );
                 row(
-                    "restart: writes",
+                    &format!("{how}: writes"),
                     r.writes.to_string(),
                     "= 0",
                     Some(r.writes == 0),
                 );
                 row(
-                    "restart: CPU ms per object",
+                    &format!("{how}: CPU ms per object"),
                     format!("{:.3}", r.cpu_ms_per_object),
                     "",
                     None,
                 );
-                row("restart: RSS MiB", format!("{:.1}", r.rss_mib), "", None);
+                row(
+                    &format!("{how}: RSS MiB"),
+                    format!("{:.1}", r.rss_mib),
+                    "",
+                    None,
+                );
             }
         }
         out

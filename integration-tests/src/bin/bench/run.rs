@@ -298,35 +298,12 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     accumulate(&mut idle, &child::parse_writes(&resync.metrics.encode()));
     stop_in_process(resync);
 
-    let requests_before = apiserver::requests(&client).await?;
-    let mut restarted = DroverProcess::spawn(
-        &env,
-        binary,
-        options.concurrency,
-        &log_path(options, workload, "restarted"),
-    )?;
-    let ready = restarted.wait_ready(ready_timeout).await?.as_secs_f64();
-    figures.cache_ready_s = Some(ready);
-    let pass_done = restarted
-        .wait_pass_done(Duration::from_secs(3), workloads::convergence_timeout(n))
-        .await?;
-    let requests = apiserver::since(&apiserver::requests(&client).await?, &requests_before);
-    let usage = restarted.usage()?;
-    let writes = total(&restarted.writes().await?);
+    let (restarted, restart) =
+        measure_restart(&env, &client, options, workload, "restarted", &[]).await?;
+    figures.cache_ready_s = Some(restart.caches_ready_s);
     figures.bytes_per_object =
-        Some((usage.rss_mib - baseline).max(0.0) * 1048576.0 / n.max(1) as f64);
-    figures.restart = Some(RestartReport {
-        caches_ready_s: ready,
-        full_pass_s: pass_done
-            .saturating_duration_since(restarted.started)
-            .as_secs_f64(),
-        requests_total: requests.values().sum(),
-        requests,
-        writes,
-        cpu_s: usage.cpu_s,
-        cpu_ms_per_object: usage.cpu_s * 1000.0 / n.max(1) as f64,
-        rss_mib: usage.rss_mib,
-    });
+        Some((restart.rss_mib - baseline).max(0.0) * 1048576.0 / n.max(1) as f64);
+    figures.restart = Some(restart);
     let rest = options.idle.saturating_sub(idle_started.elapsed());
     tokio::time::sleep(rest).await;
     let after_restart = restarted
@@ -343,8 +320,60 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     figures.latency_p50_ms = observe::quantile_ms(&samples, 0.50);
     figures.latency_p99_ms = observe::quantile_ms(&samples, 0.99);
     peak = peak.max(restarted.stop(Duration::from_secs(30))?.peak_rss_mib);
+
+    // The same restart with the caches filled by streaming lists.
+    let streaming = ["--streaming-lists=true"];
+    let (streamed, restart) =
+        measure_restart(&env, &client, options, workload, "streaming", &streaming).await?;
+    peak = peak.max(streamed.stop(Duration::from_secs(30))?.peak_rss_mib);
+    figures.restart_streaming = Some(restart);
     figures.peak_rss_mib = Some(peak);
     Ok(figures)
+}
+
+/// Starts drover again on the converged estate and measures it until its full pass is done:
+/// caches ready, the pass, the requests the API server served on drover's resources, writes
+/// (there must be none), CPU and memory. Returns the process, still running.
+async fn measure_restart(
+    env: &TestEnv,
+    client: &kube::Client,
+    options: &Options,
+    workload: Workload,
+    what: &str,
+    args: &[&str],
+) -> Result<(DroverProcess, RestartReport)> {
+    let n = options.size(workload);
+    let before = apiserver::requests(client).await?;
+    let mut drover = DroverProcess::spawn_with(
+        env,
+        &options.drover_binary,
+        options.concurrency,
+        &log_path(options, workload, what),
+        args,
+    )?;
+    let ready = drover
+        .wait_ready(Duration::from_secs(300))
+        .await?
+        .as_secs_f64();
+    let pass_done = drover
+        .wait_pass_done(Duration::from_secs(3), workloads::convergence_timeout(n))
+        .await?;
+    let requests = apiserver::since(&apiserver::requests(client).await?, &before);
+    let usage = drover.usage()?;
+    let writes = total(&drover.writes().await?);
+    let report = RestartReport {
+        caches_ready_s: ready,
+        full_pass_s: pass_done
+            .saturating_duration_since(drover.started)
+            .as_secs_f64(),
+        requests_total: requests.values().sum(),
+        requests,
+        writes,
+        cpu_s: usage.cpu_s,
+        cpu_ms_per_object: usage.cpu_s * 1000.0 / n.max(1) as f64,
+        rss_mib: usage.rss_mib,
+    };
+    Ok((drover, report))
 }
 
 /// Resident memory of drover on the prepared control plane, before the workload's objects: what
