@@ -274,4 +274,24 @@ mod tests {
             "not the wanted one, not someone else's, not another name; places to look at live too"
         );
     }
+
+    #[tokio::test]
+    async fn owned_candidates_from_an_index_are_taken_like_cached_ones() {
+        let client = Client::try_from(kube::Config::new(
+            "http://127.0.0.1:9".parse().expect("a URL"),
+        ))
+        .expect("a client");
+        let candidates = [
+            config_map("a", "x", "me"),
+            config_map("b", "x", "someone else"),
+            config_map("c", "y", "me"),
+        ]
+        .map(Arc::new);
+        let owned = Owned::namespaced(client, |cm: &ConfigMap| {
+            cm.labels().get("owner").is_some_and(|o| o == "me")
+        })
+        .among(candidates, |cm| cm.name_any() == "x");
+        let unwanted: Vec<&Place> = owned.unwanted().map(|(place, _)| place).collect();
+        assert_eq!(unwanted, [&at("a", "x")]);
+    }
 }
