@@ -87,7 +87,7 @@ impl Drover {
                     }
                 };
                 rt.block_on(async move {
-                    let client = match kube::Client::try_from(client_config) {
+                    let client = match drover::runtime::client::build(client_config) {
                         Ok(c) => c,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e.to_string()));

@@ -25,6 +25,16 @@ pub enum ConnectError {
     Timeout { url: String, secs: u64 },
 }
 
+/// drover's client for `config`: kube's retry layer is off. It resends a request answered 429,
+/// 503 or 504 up to 15 times, for as long as minutes, without asking whether this replica still
+/// holds the Lease; a write may only be repeated by the next reconcile, which asks again
+/// ([`crate::runtime::lease`]). Reads and watches retry on their own terms (watch backoff, the
+/// per-object reconcile backoff).
+pub fn build(mut config: Config) -> Result<Client, kube::Error> {
+    config.default_retry = false;
+    Client::try_from(config)
+}
+
 /// Builds a client from the flags and checks that the API server answers.
 pub async fn connect(args: &ClusterArgs) -> Result<Client, ConnectError> {
     let options = KubeConfigOptions {
@@ -41,7 +51,7 @@ pub async fn connect(args: &ClusterArgs) -> Result<Client, ConnectError> {
         None => Config::infer().await.map_err(ConnectError::Infer)?,
     };
     let url = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(ConnectError::Client)?;
+    let client = build(config).map_err(ConnectError::Client)?;
     match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(client),
         Ok(Err(cause)) => Err(ConnectError::Unreachable { url, cause }),

@@ -141,12 +141,17 @@ async fn send(
     target: &ObjectReference,
     event: Event,
 ) {
-    if !leadership.is_leader() {
+    // Events are writes too: within the Lease, and abandoned at its fence.
+    let Some(deadline) = leadership.write_deadline() else {
         return;
-    }
+    };
     metrics.write("events.k8s.io", "Event", "create");
-    if let Err(error) = recorder.publish(&event, target).await {
-        warn!(%error, reason = %event.reason, "failed to publish event");
+    match tokio::time::timeout(deadline, recorder.publish(&event, target)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => warn!(%error, reason = %event.reason, "failed to publish event"),
+        Err(_) => {
+            warn!(reason = %event.reason, "publishing an event got no answer in time; abandoned")
+        }
     }
 }
 

@@ -1,27 +1,52 @@
 //! Leader election through a `coordination.k8s.io` Lease, driving [`Leadership`].
 //!
-//! Timing: the Lease lasts [`LEASE_DURATION`] (15 s) and the holder renews it every
-//! [`RENEW_EVERY`] (5 s), so two renewals can fail before it lapses. After a crash (SIGKILL) a
-//! standby takes over once the Lease has expired: 10–16 s after the kill, depending on when the
-//! last renewal happened. On SIGTERM the leader releases the Lease and the standbys, which watch
-//! it, take over at once instead of waiting for the expiry.
+//! # Timing
 //!
-//! `kube-lease-manager` acquires and renews the Lease; a standby's manager sleeps until the
-//! holder's expiry. The watch on the Lease is what makes the hand-over fast: a released Lease
-//! wakes the standby, and a Lease taken by another replica demotes this one before its own
-//! renewal would notice.
+//! With `D` = [`LEASE_DURATION`] (15 s), `R` = [`RENEW_EVERY`] (5 s) and `S` = [`SAFETY`] (2 s):
+//!
+//! - Every acquisition and renewal is one `replace` of the Lease carrying the `resourceVersion`
+//!   drover last saw, so it succeeds only if nobody else wrote the Lease in between. It carries
+//!   `renewTime` = the wall clock at the moment the request is sent, and drover notes the local
+//!   (monotonic) instant `t` of that moment, *before* sending.
+//! - When it succeeds, drover may write until the fence `t + D − S`. Another replica treats the
+//!   Lease as expired only `D` after it *observed* the renewal (or, for other implementations,
+//!   `D` after `renewTime`); both are at or after `t + D`. So every write drover starts lies
+//!   before the fence, `S` before anyone else may take over.
+//! - Every write gets a deadline of at most [`WRITE_TIMEOUT`](crate::runtime::leadership::WRITE_TIMEOUT) and never past the fence
+//!   ([`Leadership::write_deadline`]); with less than [`MIN_WRITE_WINDOW`](crate::runtime::leadership::MIN_WRITE_WINDOW) left it is not
+//!   started. A write that times out is abandoned, not resent: its connection is closed, and the
+//!   API server drops a request whose client has gone before it reaches storage. kube's own retry
+//!   layer (which resends on 429, 503 and 504 for up to 15 attempts) is switched off for drover's
+//!   client ([`crate::runtime::client`]); the only retry is the next reconcile, whose writes ask
+//!   for leadership again.
+//! - The holder renews every `R`; a failed renewal is retried every [`RETRY_EVERY`] (1 s), each
+//!   request bounded by the fence. A replica that cannot renew stops writing at its fence on its
+//!   own clock, without waiting for any answer: `S` before its Lease can expire.
+//! - The holder never learns of its leadership from the watch on the Lease: only its own
+//!   renewals move the fence. A watch that stalls or fails changes nothing for the leader (no
+//!   step-down, no new term, no reconcile of everything). The watch only wakes standbys when the
+//!   Lease is released, and makes a leader that sees another holder check the Lease at once.
+//! - A standby tries every [`RETRY_EVERY`]·2 and takes a Lease that is released (no holder) at
+//!   once, and one held by another replica only once it has seen no change to it for the
+//!   Lease's own duration (its clock, not the holder's).
+//!
+//! After a crash (SIGKILL) a standby takes over `D` to `D + 2 s` after it last saw the Lease
+//! renewed. On SIGTERM the leader stops writing, releases the Lease, and the standbys, woken by
+//! their watch, take over at once. Gaining the Lease starts a term (everything is reconciled);
+//! renewing it does not.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::PostParams;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
-use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -34,13 +59,29 @@ use crate::runtime::metrics::Metrics;
 pub const LEASE_DURATION: Duration = Duration::from_secs(15);
 /// How often the holder renews the Lease.
 pub const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// How long before the Lease can expire the holder stops writing: room for clocks that run at
+/// slightly different rates and for peers that judge expiry by `renewTime`.
+pub const SAFETY: Duration = Duration::from_secs(2);
+/// How soon a failed renewal is tried again.
+pub const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// The longest one request about the Lease may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SIGTERM'd leader waits for the API server to accept the release.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Stepping down this long before the Lease lapses by our own clock leaves room for the replica
-/// that takes over next.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
-const RETRY_MIN: Duration = Duration::from_secs(1);
-const RETRY_MAX: Duration = Duration::from_secs(30);
+/// The field manager of drover's Lease writes.
+const LEASE_MANAGER: &str = "drover-leader-election";
+
+/// The last instant a holder that sent its renewal at `sent` may write.
+pub fn fence_after(sent: Instant) -> Instant {
+    sent + LEASE_DURATION - SAFETY
+}
+
+/// Whether a Lease held by another replica may be taken: no change to it was seen for its
+/// duration.
+pub fn expired(observed_at: Instant, duration: Duration, now: Instant) -> bool {
+    now.checked_duration_since(observed_at)
+        .is_some_and(|quiet| quiet >= duration)
+}
 
 /// Which Lease to hold, and as whom.
 #[derive(Clone, Debug)]
@@ -67,10 +108,13 @@ impl Election {
     ) -> Self {
         let stop = CancellationToken::new();
         let candidate = Candidate {
-            client,
+            api: Api::namespaced(client, &settings.namespace),
             settings,
             leadership,
             metrics,
+            seen: None,
+            ours: None,
+            fence: None,
         };
         Self {
             task: AbortOnDropHandle::new(tokio::spawn(candidate.run(stop.clone()))),
@@ -107,146 +151,239 @@ pub fn default_identity() -> String {
     format!("{host}-{suffix}")
 }
 
+/// What of the Lease tells whether it is alive: any change to these is a sign of life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Record {
+    holder: Option<String>,
+    renewed: Option<String>,
+    transitions: Option<i32>,
+    duration: Option<i32>,
+}
+
+impl Record {
+    fn of(lease: &Lease) -> Self {
+        let spec = lease.spec.clone().unwrap_or_default();
+        Self {
+            holder: spec.holder_identity.filter(|h| !h.is_empty()),
+            renewed: spec.renew_time.map(|t| t.0.to_string()),
+            transitions: spec.lease_transitions,
+            duration: spec.lease_duration_seconds,
+        }
+    }
+
+    fn duration(&self) -> Duration {
+        self.duration
+            .and_then(|s| u64::try_from(s).ok())
+            .map_or(LEASE_DURATION, Duration::from_secs)
+    }
+}
+
 struct Candidate {
-    client: Client,
+    api: Api<Lease>,
     settings: LeaseSettings,
     leadership: Leadership,
     metrics: Arc<Metrics>,
+    /// The Lease as last seen, and when it last changed (this process's clock).
+    seen: Option<(Record, Instant)>,
+    /// The Lease as drover's own last successful write left it: the base of the next renewal.
+    ours: Option<Lease>,
+    /// While leading: the instant writes stop unless a renewal moves it.
+    fence: Option<Instant>,
 }
 
-/// What woke the election loop.
-enum Wake {
-    Stop,
-    Changed(Result<bool, kube_lease_manager::LeaseManagerError>),
-    Observed(Option<Observed>),
-    Lapsed,
-}
-
-/// What the watch saw of the Lease.
-struct Observed {
-    holder: Option<String>,
-    renewed: Option<SystemTime>,
-}
-
-/// Why a manager is replaced by a fresh one (whose first step re-reads the Lease).
-enum Restart {
-    Now,
-    AfterFailure,
+/// What one attempt leads to.
+enum Outcome {
+    /// Holding the Lease: renew at this instant.
+    Holding(Instant),
+    /// Not holding it (or the attempt failed): try again after this long.
+    Retry(Duration),
 }
 
 impl Candidate {
-    async fn run(self, stop: CancellationToken) {
-        let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.settings.namespace);
-        let mut observed = lease_events(api, &self.settings.name);
-        let mut retry = RETRY_MIN;
+    async fn run(mut self, stop: CancellationToken) {
+        let mut changes = lease_events(self.api.clone(), &self.settings.name);
+        let mut watching = true;
+        let mut next = Instant::now();
         loop {
-            let manager = tokio::select! {
-                () = stop.cancelled() => return self.step_down("shutting down"),
-                built = self.manager() => built,
-            };
-            let restart = match manager {
-                Ok(manager) => match self.hold(&manager, &mut observed, &stop).await {
-                    None => {
-                        self.release(&manager).await;
-                        return;
-                    }
-                    Some(restart) => restart,
-                },
-                Err(error) => {
-                    warn!(%error, lease = %self.lease(), "cannot use the leadership Lease; retrying");
-                    Restart::AfterFailure
-                }
-            };
-            match restart {
-                Restart::Now => retry = RETRY_MIN,
-                Restart::AfterFailure => {
-                    tokio::select! {
-                        () = stop.cancelled() => return self.step_down("shutting down"),
-                        () = tokio::time::sleep(retry) => {}
-                    }
-                    retry = (retry * 2).min(RETRY_MAX);
-                }
-            }
-        }
-    }
-
-    async fn manager(&self) -> Result<LeaseManager, kube_lease_manager::LeaseManagerError> {
-        LeaseManagerBuilder::new(self.client.clone(), &self.settings.name)
-            .with_namespace(&self.settings.namespace)
-            .with_identity(&self.settings.identity)
-            .with_duration(LEASE_DURATION.as_secs())
-            .with_grace((LEASE_DURATION - RENEW_EVERY).as_secs())
-            .build()
-            .await
-    }
-
-    /// Drives one manager until shutdown (`None`) or until it must be replaced.
-    async fn hold(
-        &self,
-        manager: &LeaseManager,
-        observed: &mut Pin<Box<dyn Stream<Item = Observed> + Send>>,
-        stop: &CancellationToken,
-    ) -> Option<Restart> {
-        // Kept across loop turns: cancelling it mid-renewal would leave the manager's view of
-        // the Lease stale and make it renew again at once.
-        let mut changed = Box::pin(manager.changed());
-        // When our hold surely lapses if no renewal is seen; far away while standing by.
-        let mut lapses = Instant::now() + Duration::from_secs(3600);
-        loop {
-            let wake = tokio::select! {
+            let fence = self.fence.unwrap_or_else(|| Instant::now() + FAR);
+            tokio::select! {
                 biased;
-                () = stop.cancelled() => Wake::Stop,
-                result = &mut changed => Wake::Changed(result),
-                lease = observed.next() => Wake::Observed(lease),
-                () = tokio::time::sleep_until(lapses), if self.leadership.is_leader() => Wake::Lapsed,
-            };
-            match wake {
-                Wake::Stop => return None,
-                Wake::Changed(Ok(leader)) => {
-                    self.announce(leader);
-                    lapses = Instant::now() + LEASE_DURATION - EXPIRY_MARGIN;
-                    changed = Box::pin(manager.changed());
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep_until(fence), if self.fence.is_some() => {
+                    self.step_down("the Lease could not be renewed before its fence");
+                    continue;
                 }
-                Wake::Changed(Err(error)) => {
-                    // The renewal failed: nothing proves the Lease is still ours.
-                    self.step_down("the Lease could not be renewed");
-                    warn!(%error, lease = %self.lease(), "leader election failed; retrying");
-                    return Some(Restart::AfterFailure);
-                }
-                Wake::Observed(None) => {
-                    // The watch ended (it retries forever, so only on shutdown of the client).
-                    return Some(Restart::AfterFailure);
-                }
-                Wake::Observed(Some(Observed { holder, renewed })) => {
+                () = tokio::time::sleep_until(next) => {}
+                change = changes.next(), if watching => {
+                    let Some(holder) = change else {
+                        // The watch retries forever; it ends only with the client.
+                        watching = false;
+                        continue;
+                    };
                     let ours = holder.as_deref() == Some(self.settings.identity.as_str());
-                    if self.leadership.is_leader() {
-                        if ours {
-                            if let Some(until) =
-                                renewed.and_then(|at| local_deadline(at, LEASE_DURATION))
-                            {
-                                lapses = until;
-                            }
-                        } else if let Some(other) = holder {
-                            self.step_down(&format!("the Lease is held by {other}"));
-                            return Some(Restart::Now);
-                        }
-                    } else if holder.is_none() {
-                        // Released by the previous leader: compete now, not at its expiry.
-                        return Some(Restart::Now);
+                    // A leader looks at once when the watch shows another holder (it may be a
+                    // stale event: the attempt reads the Lease itself); a standby when the Lease
+                    // was released. Anything else waits for the schedule.
+                    let look = if self.fence.is_some() { !ours } else { holder.is_none() };
+                    if !look {
+                        continue;
+                    }
+                    if self.fence.is_some() {
+                        // Read it rather than renew blindly from drover's own last version.
+                        self.ours = None;
                     }
                 }
-                Wake::Lapsed => {
-                    self.step_down("the Lease was not renewed in time");
-                    return Some(Restart::Now);
-                }
+            }
+            next = match self.attempt().await {
+                Outcome::Holding(renew_at) => renew_at,
+                Outcome::Retry(after) => Instant::now() + after,
+            };
+        }
+        self.release().await;
+    }
+
+    /// One look at the Lease: renew it, take it, or wait.
+    async fn attempt(&mut self) -> Outcome {
+        if let Some(ours) = self.ours.clone().filter(|_| self.fence.is_some()) {
+            // The renewal needs no read: the resourceVersion of drover's own last write proves
+            // nobody wrote the Lease since.
+            return self
+                .write(renewed(ours, false, &self.settings.identity))
+                .await;
+        }
+        let lease = match self.request(self.api.get_opt(&self.settings.name)).await {
+            Ok(lease) => lease,
+            Err(why) => {
+                warn!(lease = %self.lease(), error = %why, "cannot read the leadership Lease");
+                return Outcome::Retry(self.retry_every());
+            }
+        };
+        let Some(lease) = lease else {
+            return self.create().await;
+        };
+        let record = Record::of(&lease);
+        let now = Instant::now();
+        let observed_at = match &self.seen {
+            Some((seen, at)) if *seen == record => *at,
+            _ => now,
+        };
+        self.seen = Some((record.clone(), observed_at));
+        let ours = record.holder.as_deref() == Some(self.settings.identity.as_str());
+        if ours {
+            // Still ours by the record (a renewal that failed to answer, a watch that showed a
+            // stale holder): renewing from this version proves it.
+            return self
+                .write(renewed(lease, false, &self.settings.identity))
+                .await;
+        }
+        if self.fence.is_some() {
+            let holder = record.holder.clone().unwrap_or_default();
+            self.step_down(&format!("the Lease is held by {holder}"));
+        }
+        if record.holder.is_none() || expired(observed_at, record.duration(), now) {
+            return self
+                .write(renewed(lease, true, &self.settings.identity))
+                .await;
+        }
+        Outcome::Retry(RETRY_EVERY * 2)
+    }
+
+    async fn create(&mut self) -> Outcome {
+        let lease = Lease {
+            metadata: ObjectMeta {
+                name: Some(self.settings.name.clone()),
+                namespace: Some(self.settings.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(LeaseSpec::default()),
+        };
+        let sent = Instant::now();
+        let lease = renewed(lease, true, &self.settings.identity);
+        match self.request(self.api.create(&params(), &lease)).await {
+            Ok(created) => self.holding(created, sent),
+            Err(why) => {
+                warn!(lease = %self.lease(), error = %why, "cannot create the leadership Lease");
+                Outcome::Retry(RETRY_EVERY)
             }
         }
     }
 
-    async fn release(&self, manager: &LeaseManager) {
+    /// Sends an acquisition or renewal; the fence counts from before the request left.
+    async fn write(&mut self, lease: Lease) -> Outcome {
+        let sent = Instant::now();
+        match self
+            .request(self.api.replace(&self.settings.name, &params(), &lease))
+            .await
+        {
+            Ok(written) => self.holding(written, sent),
+            Err(why) => {
+                // Someone else wrote the Lease (409), or no answer: read it afresh next time.
+                self.ours = None;
+                if self.fence.is_some() {
+                    warn!(lease = %self.lease(), error = %why, "renewing the leadership Lease failed; retrying until the fence");
+                }
+                Outcome::Retry(self.retry_every())
+            }
+        }
+    }
+
+    fn holding(&mut self, lease: Lease, sent: Instant) -> Outcome {
+        self.seen = Some((Record::of(&lease), Instant::now()));
+        self.ours = Some(lease);
+        let fence = fence_after(sent);
+        if self.fence.is_none() {
+            info!(identity = %self.settings.identity, lease = %self.lease(), "became the leader");
+            self.metrics.set_leader(true);
+        }
+        self.fence = Some(fence);
+        self.leadership.lead_until(fence);
+        Outcome::Holding(sent + RENEW_EVERY)
+    }
+
+    /// A failed attempt is retried sooner while leading: the fence is coming.
+    fn retry_every(&self) -> Duration {
+        if self.fence.is_some() {
+            RETRY_EVERY
+        } else {
+            RETRY_EVERY * 2
+        }
+    }
+
+    /// `call`, bounded by [`REQUEST_TIMEOUT`] and, while leading, by the fence: a renewal that
+    /// answers after the fence is no use.
+    async fn request<T>(
+        &self,
+        call: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, String> {
+        let limit = match self.fence {
+            Some(fence) => fence
+                .checked_duration_since(Instant::now())
+                .unwrap_or_default()
+                .min(REQUEST_TIMEOUT),
+            None => REQUEST_TIMEOUT,
+        };
+        match tokio::time::timeout(limit, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
+        }
+    }
+
+    async fn release(&mut self) {
+        let ours = self.ours.take().filter(|_| self.fence.is_some());
         self.step_down("shutting down");
-        match tokio::time::timeout(RELEASE_TIMEOUT, manager.release()).await {
-            Ok(Ok(())) => info!(lease = %self.lease(), "released the leadership Lease"),
+        let Some(ours) = ours else {
+            return;
+        };
+        let mut lease = ours;
+        if let Some(spec) = lease.spec.as_mut() {
+            spec.holder_identity = None;
+            spec.lease_duration_seconds = Some(1);
+        }
+        let params = params();
+        let release = self.api.replace(&self.settings.name, &params, &lease);
+        match tokio::time::timeout(RELEASE_TIMEOUT, release).await {
+            Ok(Ok(_)) => info!(lease = %self.lease(), "released the leadership Lease"),
             Ok(Err(error)) => {
                 warn!(%error, lease = %self.lease(), "failed to release the Lease; it will expire")
             }
@@ -254,22 +391,13 @@ impl Candidate {
         }
     }
 
-    fn announce(&self, leader: bool) {
-        let was = self.leadership.is_leader();
-        self.leadership.set(leader);
-        self.metrics.set_leader(leader);
-        if leader && !was {
-            info!(identity = %self.settings.identity, lease = %self.lease(), "became the leader");
-        } else if !leader && was {
-            info!(identity = %self.settings.identity, lease = %self.lease(), "lost the leadership Lease; standing by");
-        }
-    }
-
     /// Stops writing at once.
-    fn step_down(&self, why: &str) {
-        if self.leadership.is_leader() {
-            self.leadership.set(false);
-            self.metrics.set_leader(false);
+    fn step_down(&mut self, why: &str) {
+        let was = self.fence.take().is_some();
+        self.ours = None;
+        self.leadership.set(false);
+        self.metrics.set_leader(false);
+        if was {
             info!(identity = %self.settings.identity, lease = %self.lease(), reason = why, "stepped down; standing by");
         }
     }
@@ -279,16 +407,33 @@ impl Candidate {
     }
 }
 
-/// The local instant, `margin` before a Lease renewed at `renewed` (by this process's clock)
-/// lapses; `None` when it already has.
-fn local_deadline(renewed: SystemTime, duration: Duration) -> Option<Instant> {
-    let lapses_at = renewed.checked_add(duration)?.checked_sub(EXPIRY_MARGIN)?;
-    let left = lapses_at.duration_since(SystemTime::now()).ok()?;
-    Some(Instant::now() + left)
+/// Far enough never to fire.
+const FAR: Duration = Duration::from_secs(3600);
+
+fn params() -> PostParams {
+    PostParams {
+        field_manager: Some(LEASE_MANAGER.into()),
+        ..PostParams::default()
+    }
 }
 
-/// Every version of the Lease, as seen by a watch that retries with backoff.
-fn lease_events(api: Api<Lease>, name: &str) -> Pin<Box<dyn Stream<Item = Observed> + Send>> {
+/// `lease` renewed now by `identity`; `taken` when this starts a new term.
+fn renewed(mut lease: Lease, taken: bool, identity: &str) -> Lease {
+    let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    if taken {
+        spec.holder_identity = Some(identity.to_string());
+        spec.acquire_time = Some(now.clone());
+        spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+    }
+    spec.renew_time = Some(now);
+    spec.lease_duration_seconds = i32::try_from(LEASE_DURATION.as_secs()).ok();
+    lease.metadata.managed_fields = None;
+    lease
+}
+
+/// The holder of every version of the Lease, as seen by a watch that retries with backoff.
+fn lease_events(api: Api<Lease>, name: &str) -> Pin<Box<dyn Stream<Item = Option<String>> + Send>> {
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
     Box::pin(
         watcher(api, config)
@@ -296,13 +441,7 @@ fn lease_events(api: Api<Lease>, name: &str) -> Pin<Box<dyn Stream<Item = Observ
             .applied_objects()
             .filter_map(|event| async move {
                 match event {
-                    Ok(lease) => {
-                        let spec = lease.spec.unwrap_or_default();
-                        Some(Observed {
-                            holder: spec.holder_identity.filter(|h| !h.is_empty()),
-                            renewed: spec.renew_time.map(|t| SystemTime::from(t.0)),
-                        })
-                    }
+                    Ok(lease) => Some(Record::of(&lease).holder),
                     Err(error) => {
                         warn!(%error, "watch of the leadership Lease failed; retrying");
                         None
@@ -312,9 +451,16 @@ fn lease_events(api: Api<Lease>, name: &str) -> Pin<Box<dyn Stream<Item = Observ
     )
 }
 
+/// The write deadline and fence arithmetic, for tests and the docs: the most a write started at
+/// `started` may still take when the last renewal was sent at `sent`.
+pub fn write_budget(sent: Instant, started: Instant) -> Option<Duration> {
+    crate::runtime::leadership::write_window(true, Some(fence_after(sent)), started)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::leadership::{MIN_WRITE_WINDOW, WRITE_TIMEOUT};
 
     #[test]
     fn default_identities_differ_between_calls_and_start_with_the_host() {
@@ -327,15 +473,96 @@ mod tests {
     }
 
     #[test]
-    fn the_holder_renews_twice_before_the_lease_lapses() {
-        assert!(RENEW_EVERY * 3 <= LEASE_DURATION);
+    fn the_holder_renews_twice_before_it_must_stop_writing() {
+        assert!(RENEW_EVERY * 2 + RETRY_EVERY < LEASE_DURATION - SAFETY);
     }
 
     #[test]
-    fn a_lease_renewed_long_ago_has_no_deadline_left() {
-        let renewed = SystemTime::now() - Duration::from_secs(60);
-        assert!(local_deadline(renewed, LEASE_DURATION).is_none());
-        let fresh = local_deadline(SystemTime::now(), LEASE_DURATION).unwrap();
-        assert!(fresh > Instant::now() + Duration::from_secs(10));
+    fn the_fence_lies_before_any_peer_may_take_the_lease() {
+        let sent = Instant::now();
+        // A peer observes the renewal no earlier than it was sent.
+        let observed = sent + Duration::from_millis(3);
+        assert!(fence_after(sent) + SAFETY <= observed + LEASE_DURATION);
+        assert!(!expired(
+            observed,
+            LEASE_DURATION,
+            fence_after(sent) + SAFETY
+        ));
+    }
+
+    #[test]
+    fn no_write_started_before_the_fence_can_outlast_it() {
+        let sent = Instant::now();
+        let fence = fence_after(sent);
+        for offset in [0u64, 1_000, 5_000, 9_000, 12_000, 12_600, 13_000, 20_000] {
+            let started = sent + Duration::from_millis(offset);
+            if let Some(budget) = write_budget(sent, started) {
+                assert!(started + budget <= fence, "offset {offset} ms");
+                assert!(budget <= WRITE_TIMEOUT);
+                assert!(budget >= MIN_WRITE_WINDOW);
+            } else {
+                assert!(started + MIN_WRITE_WINDOW > fence, "offset {offset} ms");
+            }
+        }
+    }
+
+    #[test]
+    fn a_write_just_after_a_renewal_gets_the_full_timeout_and_late_in_a_term_less() {
+        let sent = Instant::now();
+        assert_eq!(write_budget(sent, sent), Some(WRITE_TIMEOUT));
+        let late = sent + Duration::from_secs(10);
+        assert_eq!(write_budget(sent, late), Some(Duration::from_secs(3)));
+        assert_eq!(write_budget(sent, sent + Duration::from_secs(13)), None);
+    }
+
+    #[test]
+    fn a_lease_is_taken_over_only_after_a_full_quiet_duration() {
+        let seen = Instant::now();
+        assert!(!expired(
+            seen,
+            LEASE_DURATION,
+            seen + LEASE_DURATION - Duration::from_millis(1)
+        ));
+        assert!(expired(seen, LEASE_DURATION, seen + LEASE_DURATION));
+        // A clock that went backwards is no expiry.
+        assert!(!expired(
+            seen + Duration::from_secs(1),
+            LEASE_DURATION,
+            seen
+        ));
+    }
+
+    #[test]
+    fn taking_a_lease_starts_a_term_and_renewing_keeps_it() {
+        let lease = Lease {
+            spec: Some(LeaseSpec {
+                holder_identity: Some("other".into()),
+                lease_transitions: Some(3),
+                ..LeaseSpec::default()
+            }),
+            ..Lease::default()
+        };
+        let taken = renewed(lease, true, "me");
+        let spec = taken.spec.clone().unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some("me"));
+        assert_eq!(spec.lease_transitions, Some(4));
+        assert_eq!(spec.lease_duration_seconds, Some(15));
+        let again = renewed(taken, false, "me").spec.unwrap();
+        assert_eq!(again.lease_transitions, Some(4));
+        assert_eq!(again.acquire_time, spec.acquire_time);
+        assert!(again.renew_time.is_some());
+    }
+
+    #[test]
+    fn a_released_lease_has_no_holder() {
+        let lease = Lease {
+            spec: Some(LeaseSpec {
+                holder_identity: Some(String::new()),
+                ..LeaseSpec::default()
+            }),
+            ..Lease::default()
+        };
+        assert_eq!(Record::of(&lease).holder, None);
+        assert_eq!(Record::of(&lease).duration(), LEASE_DURATION);
     }
 }

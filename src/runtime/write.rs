@@ -34,6 +34,15 @@ pub enum WriteError {
     },
     /// The object changed under the write (e.g. it was deleted between a create that found it
     /// and the read that followed); the next pass starts over.
+    /// No answer before the write's deadline (at most until the Lease's fence): the write is
+    /// abandoned, never resent by itself; the next reconcile asks for leadership again.
+    #[error("no answer to {verb} {kind} {name} within {} ms; abandoned", .after.as_millis())]
+    Deadline {
+        verb: &'static str,
+        kind: String,
+        name: String,
+        after: std::time::Duration,
+    },
     #[error("{kind} {name} changed while drover wrote it")]
     Raced { kind: String, name: String },
     /// Read live, the object does not fit drover's types.
@@ -66,6 +75,7 @@ impl WriteError {
     pub fn category(&self) -> &'static str {
         match self {
             Self::NotLeader { .. } => "not_leader",
+            Self::Deadline { .. } => "deadline",
             Self::Api { source, .. } => match source.as_ref() {
                 kube::Error::Api(s) if s.code == 409 => "conflict",
                 kube::Error::Api(s) if s.code == 403 => "forbidden",
@@ -292,21 +302,38 @@ fn api_error<K: Resource<DynamicType = ()>>(
     }
 }
 
+/// `call`, abandoned after `deadline` (see [`crate::runtime::lease`] for why a deadline, and
+/// not a retry, is what keeps a write inside the Lease).
+pub async fn fenced<K: Resource<DynamicType = ()>, T>(
+    deadline: std::time::Duration,
+    verb: &'static str,
+    name: &str,
+    call: impl Future<Output = Result<T, kube::Error>>,
+) -> Result<Result<T, kube::Error>, WriteError> {
+    tokio::time::timeout(deadline, call)
+        .await
+        .map_err(|_| WriteError::Deadline {
+            verb,
+            kind: K::kind(&()).to_string(),
+            name: name.to_string(),
+            after: deadline,
+        })
+}
+
 impl Context {
+    /// How long the write may take; refused when this replica may not write now.
     fn ensure_leader<K: Resource<DynamicType = ()>>(
         &self,
         verb: &'static str,
         name: &str,
-    ) -> Result<(), WriteError> {
-        if self.leadership.is_leader() {
-            Ok(())
-        } else {
-            Err(WriteError::NotLeader {
+    ) -> Result<std::time::Duration, WriteError> {
+        self.leadership
+            .write_deadline()
+            .ok_or_else(|| WriteError::NotLeader {
                 verb,
                 kind: K::kind(&()).to_string(),
                 name: name.to_string(),
             })
-        }
     }
 
     /// Server-side applies `desired` (main resource) unless `current` already matches.
@@ -360,17 +387,32 @@ impl Context {
         } else {
             "apply"
         };
-        self.ensure_leader::<K>(verb, &display_name(desired))?;
+        let shown = display_name(desired);
+        let deadline = self.ensure_leader::<K>(verb, &shown)?;
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let result = match subresource {
-            None => api.patch(&name, &params, &Patch::Apply(&value)).await,
+            None => {
+                fenced::<K, _>(
+                    deadline,
+                    verb,
+                    &shown,
+                    api.patch(&name, &params, &Patch::Apply(&value)),
+                )
+                .await
+            }
             Some(_) => {
-                api.patch_status(&name, &params, &Patch::Apply(&value))
-                    .await
+                fenced::<K, _>(
+                    deadline,
+                    verb,
+                    &shown,
+                    api.patch_status(&name, &params, &Patch::Apply(&value)),
+                )
+                .await
             }
         };
         self.metrics.write_of::<K>(verb);
-        let written = result.map_err(|e| api_error::<K>(verb, display_name(desired), e))?;
+        let result = result?;
+        let written = result.map_err(|e| api_error::<K>(verb, shown, e))?;
         self.wrote(&written);
         Ok(true)
     }
@@ -382,7 +424,7 @@ impl Context {
         K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
     {
         let name = display_name(obj);
-        self.ensure_leader::<K>("delete", &name)?;
+        let deadline = self.ensure_leader::<K>("delete", &name)?;
         let params = DeleteParams {
             preconditions: Some(Preconditions {
                 uid: obj.meta().uid.clone(),
@@ -391,7 +433,14 @@ impl Context {
             ..DeleteParams::background()
         };
         self.metrics.write_of::<K>("delete");
-        match api.delete(&obj.name_any(), &params).await {
+        match fenced::<K, _>(
+            deadline,
+            "delete",
+            &name,
+            api.delete(&obj.name_any(), &params),
+        )
+        .await?
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
             Err(e) => Err(api_error::<K>("delete", name, e)),
@@ -405,13 +454,13 @@ impl Context {
         K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
     {
         let name = display_name(obj);
-        self.ensure_leader::<K>("create", &name)?;
+        let deadline = self.ensure_leader::<K>("create", &name)?;
         self.metrics.write_of::<K>("create");
         let params = kube::api::PostParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
         };
-        match api.create(&params, obj).await {
+        match fenced::<K, _>(deadline, "create", &name, api.create(&params, obj)).await? {
             Ok(created) => {
                 self.wrote(&created);
                 Ok(true)
@@ -432,16 +481,20 @@ impl Context {
         K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
     {
         let name = display_name(obj);
-        self.ensure_leader::<K>("patch_status", &name)?;
+        let deadline = self.ensure_leader::<K>("patch_status", &name)?;
         self.metrics.write_of::<K>("patch_status");
         let params = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..Default::default()
         };
-        let written = api
-            .patch_status(&obj.name_any(), &params, &Patch::Merge(&patch))
-            .await
-            .map_err(|e| api_error::<K>("patch_status", name, e))?;
+        let written = fenced::<K, _>(
+            deadline,
+            "patch_status",
+            &name,
+            api.patch_status(&obj.name_any(), &params, &Patch::Merge(&patch)),
+        )
+        .await?
+        .map_err(|e| api_error::<K>("patch_status", name, e))?;
         self.wrote(&written);
         Ok(true)
     }
@@ -459,7 +512,7 @@ impl Context {
         K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
     {
         let name = display_name(obj);
-        self.ensure_leader::<K>("patch_status", &name)?;
+        let deadline = self.ensure_leader::<K>("patch_status", &name)?;
         let patch: json_patch::Patch =
             serde_json::from_value(patch).map_err(|source| WriteError::Serialize {
                 kind: K::kind(&()).to_string(),
@@ -467,17 +520,18 @@ impl Context {
                 source,
             })?;
         self.metrics.write_of::<K>("patch_status");
-        let written = api
-            .patch_status(
-                &obj.name_any(),
-                &PatchParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..Default::default()
-                },
-                &Patch::<()>::Json(patch),
-            )
-            .await
-            .map_err(|e| api_error::<K>("patch_status", name, e))?;
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        let written = fenced::<K, _>(
+            deadline,
+            "patch_status",
+            &name,
+            api.patch_status(&obj.name_any(), &params, &Patch::<()>::Json(patch)),
+        )
+        .await?
+        .map_err(|e| api_error::<K>("patch_status", name, e))?;
         self.wrote(&written);
         Ok(true)
     }
@@ -551,7 +605,7 @@ impl Context {
         K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
     {
         let name = display_name(obj);
-        self.ensure_leader::<K>(verb, &name)?;
+        let deadline = self.ensure_leader::<K>(verb, &name)?;
         let patch: json_patch::Patch =
             serde_json::from_value(patch).map_err(|source| WriteError::Serialize {
                 kind: K::kind(&()).to_string(),
@@ -559,14 +613,18 @@ impl Context {
                 source,
             })?;
         self.metrics.write_of::<K>("patch");
-        let written = api
-            .patch(
+        let written = fenced::<K, _>(
+            deadline,
+            verb,
+            &name,
+            api.patch(
                 &obj.name_any(),
                 &PatchParams::default(),
                 &Patch::<()>::Json(patch),
-            )
-            .await
-            .map_err(|e| api_error::<K>(verb, name, e))?;
+            ),
+        )
+        .await?
+        .map_err(|e| api_error::<K>(verb, name, e))?;
         self.wrote(&written);
         Ok(true)
     }
@@ -588,19 +646,21 @@ impl Context {
             Some(ns) => format!("{ns}/{name}"),
             None => name.to_string(),
         };
-        self.ensure_leader::<K>("apply_status", &shown)?;
+        let deadline = self.ensure_leader::<K>("apply_status", &shown)?;
         let resource = kube::discovery::ApiResource::erase::<K>(&());
         let api: Api<kube::api::DynamicObject> = match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
             None => Api::all_with(self.client.clone(), &resource),
         };
         self.metrics.write_of::<K>("apply_status");
-        api.patch_status(
-            name,
-            &PatchParams::apply(manager).force(),
-            &Patch::Apply(patch),
+        let params = PatchParams::apply(manager).force();
+        fenced::<K, _>(
+            deadline,
+            "apply_status",
+            &shown,
+            api.patch_status(name, &params, &Patch::Apply(patch)),
         )
-        .await
+        .await?
         .map_err(|e| api_error::<K>("apply_status", shown, e))?;
         Ok(())
     }
