@@ -40,6 +40,10 @@ const OWNER_FILE: &str = "owner.pid";
 /// private one, stopped when it is dropped. Processes never outlive the test process.
 pub struct TestEnv {
     config: Config,
+    /// The API server's audit log, when [`Options::audit`] asked for one.
+    audit_log: Option<PathBuf>,
+    /// Tokens of the extra users of [`Options::users`].
+    user_tokens: Vec<(String, String)>,
     server_url: String,
     /// etcd's client URL, `http://127.0.0.1:<port>`.
     etcd_url: String,
@@ -101,6 +105,11 @@ impl TestEnv {
 
     /// Starts a private control plane; it is stopped when the returned value is dropped.
     pub async fn start() -> Result<TestEnv> {
+        Self::start_with(Options::default()).await
+    }
+
+    /// [`TestEnv::start`] with an audit log and extra users.
+    pub async fn start_with(options: Options) -> Result<TestEnv> {
         let began = Instant::now();
         let bin = binaries_dir()?;
         remove_abandoned_dirs();
@@ -117,12 +126,14 @@ impl TestEnv {
             dir: Some(dir),
         });
 
-        match launch(&path, &bin, &running, began).await {
+        match launch(&path, &bin, &running, began, &options).await {
             Ok(launched) => {
                 let startup = began.elapsed();
                 tracing::info!(?startup, server_url = %launched.server_url, "control plane ready");
                 Ok(TestEnv {
                     config: launched.config,
+                    audit_log: launched.audit_log,
+                    user_tokens: launched.user_tokens,
                     server_url: launched.server_url,
                     etcd_url: launched.etcd_url,
                     dir: path,
@@ -234,6 +245,45 @@ impl TestEnv {
     /// Stops kube-apiserver and starts it again on the same port, as an upgrade or a failover
     /// does; returns once it answers `/readyz`. Its watch cache starts afresh: a watch that
     /// resumes from an older resourceVersion is answered 410 Gone.
+    /// Sends `signal` (SIGSTOP, SIGCONT, ...) to the component called `name` (`etcd`,
+    /// `kube-apiserver`, `kube-controller-manager`, or one started by [`Processes::start`]).
+    pub fn signal(&self, name: &str, signal: libc::c_int) -> Result<()> {
+        let mut guard = process::lock(&self.running);
+        let running = guard
+            .as_mut()
+            .ok_or_else(|| anyhow!("the control plane was stopped"))?;
+        let component = running
+            .components
+            .iter_mut()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| anyhow!("no component {name}"))?;
+        if component.exited().is_some() {
+            bail!("{name} has exited");
+        }
+        let pid = libc::pid_t::try_from(component.pid()).context("pid")?;
+        // SAFETY: kill(2) on our own child, not reaped yet (exited() just said so).
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            bail!("signal {signal} to {name} failed");
+        }
+        Ok(())
+    }
+
+    /// The API server's audit log (JSON lines), when started with [`Options::audit`].
+    pub fn audit_log(&self) -> Option<&Path> {
+        self.audit_log.as_deref()
+    }
+
+    /// A kubeconfig file for the extra user `name` of [`Options::users`].
+    pub fn kubeconfig_for_user(&self, name: &str) -> Result<PathBuf> {
+        let token = self
+            .user_tokens
+            .iter()
+            .find(|(user, _)| user == name)
+            .map(|(_, token)| token.clone())
+            .ok_or_else(|| anyhow!("no user {name} was asked for"))?;
+        self.kubeconfig_for_token(&token)
+    }
+
     pub async fn restart_apiserver(&self) -> Result<()> {
         {
             let mut guard = process::lock(&self.running);
@@ -582,9 +632,59 @@ fn locate(env_var: &str, script: &str, expected: &[&str]) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// What a private control plane has beyond the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Write an audit log of every write (and of Lease writes, their bodies): who wrote what,
+    /// when the API server received it and how it answered.
+    pub audit: bool,
+    /// Extra users with static tokens ([`TestEnv::kubeconfig_for_user`]), so that writes can be
+    /// told apart in the audit log.
+    pub users: Vec<User>,
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    /// Member of `system:masters`; otherwise the user may do only what RBAC grants it.
+    pub admin: bool,
+}
+
+impl User {
+    pub fn admin(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            admin: true,
+        }
+    }
+
+    pub fn plain(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            admin: false,
+        }
+    }
+}
+
+/// Writes with their metadata; Lease writes with their bodies (the holder and renew time);
+/// reads not at all. `RequestReceived` is left out: `ResponseComplete` carries both times.
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: Request
+    resources: [{group: coordination.k8s.io, resources: [leases]}]
+    verbs: [create, update, patch, delete]
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+";
+
 struct Launched {
     /// The admin client configuration.
     config: Config,
+    audit_log: Option<PathBuf>,
+    user_tokens: Vec<(String, String)>,
     server_url: String,
     etcd_url: String,
     kubeconfig: PathBuf,
@@ -599,17 +699,28 @@ async fn launch(
     bin: &Path,
     running: &Slot<Running>,
     began: Instant,
+    options: &Options,
 ) -> Result<Launched> {
     let [etcd_client, etcd_peer, apiserver_port] = free_ports()?;
     let token = random_hex(24);
     let server_url = format!("https://127.0.0.1:{apiserver_port}");
 
-    // Credentials: a static admin token and a service-account signing key.
+    // Credentials: a static admin token (and one per extra user) and a service-account
+    // signing key.
     let tokens = dir.join("tokens.csv");
-    write_private(
-        &tokens,
-        &format!("{token},admin,admin,\"system:masters\"\n"),
-    )?;
+    let mut token_lines = format!("{token},admin,admin,\"system:masters\"\n");
+    let mut user_tokens = Vec::new();
+    for user in &options.users {
+        let user_token = random_hex(24);
+        let groups = if user.admin { "system:masters" } else { "" };
+        let _ = writeln!(
+            token_lines,
+            "{user_token},{name},{name},\"{groups}\"",
+            name = user.name
+        );
+        user_tokens.push((user.name.clone(), user_token));
+    }
+    write_private(&tokens, &token_lines)?;
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .context("generating the service-account signing key")?;
     let sa_key = dir.join("sa.key");
@@ -648,6 +759,18 @@ async fn launch(
         "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
         "--profiling=false".to_owned(),
     ];
+    let mut apiserver_args = apiserver_args;
+    let audit_log = options.audit.then(|| dir.join("audit.log"));
+    if let Some(log) = &audit_log {
+        let policy = dir.join("audit-policy.yaml");
+        write_private(&policy, AUDIT_POLICY)?;
+        apiserver_args.extend([
+            format!("--audit-policy-file={}", policy.display()),
+            format!("--audit-log-path={}", log.display()),
+            "--audit-log-format=json".to_owned(),
+            "--audit-log-maxsize=0".to_owned(),
+        ]);
+    }
     start_component(
         running,
         "kube-apiserver",
@@ -741,6 +864,8 @@ async fn launch(
 
     Ok(Launched {
         config,
+        audit_log,
+        user_tokens,
         server_url,
         etcd_url,
         kubeconfig,

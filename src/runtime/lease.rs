@@ -15,7 +15,7 @@
 //! - Every write gets a deadline of at most [`WRITE_TIMEOUT`](crate::runtime::leadership::WRITE_TIMEOUT) and never past the fence
 //!   ([`Leadership::write_deadline`]); with less than [`MIN_WRITE_WINDOW`](crate::runtime::leadership::MIN_WRITE_WINDOW) left it is not
 //!   started. A write that times out is abandoned, not resent: its connection is closed, and the
-//!   API server drops a request whose client has gone before it reaches storage. kube's own retry
+//!   API server answers a request whose client has gone 504 instead of storing it. kube's own retry
 //!   layer (which resends on 429, 503 and 504 for up to 15 attempts) is switched off for drover's
 //!   client ([`crate::runtime::client`]); the only retry is the next reconcile, whose writes ask
 //!   for leadership again.
@@ -29,6 +29,15 @@
 //! - A standby tries every [`RETRY_EVERY`]·2 and takes a Lease that is released (no holder) at
 //!   once, and one held by another replica only once it has seen no change to it for the
 //!   Lease's own duration (its clock, not the holder's).
+//!
+//! What no client can fence: a request the API server holds unread when it stops (SIGSTOP, a
+//! stalled node) is read when it goes on. Most such requests are refused (the API server sees
+//! the closed connection first), but one can land after the hold it was sent in has expired;
+//! Kubernetes has no fencing token a write could carry. Such a request is served in the first
+//! moments after the API server goes on, before any replica can take the Lease (taking it needs
+//! a read and a write after that), and the term that follows reconciles everything from what it
+//! then reads. The fencing tests and `make chaos` check exactly this from the audit log: no write
+//! by a replica while another held the Lease, none answered after another took it.
 //!
 //! After a crash (SIGKILL) a standby takes over `D` to `D + 2 s` after it last saw the Lease
 //! renewed. On SIGTERM the leader stops writing, releases the Lease, and the standbys, woken by
@@ -271,9 +280,11 @@ impl Candidate {
         let ours = record.holder.as_deref() == Some(self.settings.identity.as_str());
         if ours {
             // Still ours by the record (a renewal that failed to answer, a watch that showed a
-            // stale holder): renewing from this version proves it.
+            // stale holder): renewing from this version proves it. After a step-down it is a
+            // new term, and the Lease says so.
+            let taken = self.fence.is_none();
             return self
-                .write(renewed(lease, false, &self.settings.identity))
+                .write(renewed(lease, taken, &self.settings.identity))
                 .await;
         }
         if self.fence.is_some() {
