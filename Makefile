@@ -4,6 +4,7 @@ SHELL := /usr/bin/env bash
 
 N ?= 10000
 M ?= 1000
+SEED ?= 1
 CONTROLPLANE_BUILD := integration-tests/scripts/build-controlplane.sh
 FLEET_BUILD := integration-tests/scripts/build-fleet.sh
 
@@ -56,3 +57,11 @@ bench: ## Benchmarks against the write floor (make bench N=2000 M=200)
 	export DROVER_FLEET_BIN="$$($(FLEET_BUILD))" && \
 	cargo build --release --bin drover && \
 	cargo run --release -p drover-integration-tests --bin bench -- --clusters $(N) --workspaces $(M) $(BENCH_ARGS)
+
+.PHONY: chaos
+chaos: ## Faults on a real control plane with two drover replicas, invariants from the audit log (make chaos SEED=2); writes target/chaos/report.json
+	export DROVER_CONTROLPLANE_BIN="$$($(CONTROLPLANE_BUILD))" && \
+	export DROVER_FLEET_BIN="$$($(FLEET_BUILD))" && \
+	export DROVER_FLEET_CRDS="$$DROVER_FLEET_BIN/fleet-crds.yaml" && \
+	cargo build --bin drover && \
+	cargo run -p drover-integration-tests --bin chaos -- --seed $(SEED) $(CHAOS_ARGS)

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use kube::Client;
 use tokio::task::{Id, JoinSet};
 pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -16,6 +15,7 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::controllers;
 use crate::runtime::Context;
+use crate::runtime::client::Clients;
 use crate::runtime::leadership::Leadership;
 use crate::runtime::lease::{self, Election, LeaseSettings};
 use crate::runtime::metrics::Metrics;
@@ -95,13 +95,14 @@ impl Running {
 /// Starts the watches and, once every cache has finished its first list, the controllers.
 /// Controllers stop taking new work when `shutdown` is cancelled and finish what is in flight.
 pub async fn start(
-    client: Client,
+    clients: Clients,
     config: Config,
     leadership: Leadership,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> Result<Running, RunError> {
     let mut watches = Watches::new(&config);
+    let client = clients.writes;
     let recorder = crate::runtime::events::recorder(client.clone(), config.identity.clone());
     let context = Arc::new(Context::new(
         client.clone(),
@@ -123,7 +124,7 @@ pub async fn start(
         .metrics
         .register_skipped(move || undecodable.counts());
     let mut watch_tasks = Tasks::default();
-    for (resource, task) in watches.run(&client, &context.metrics) {
+    for (resource, task) in watches.run(&clients.reads, &context.metrics) {
         watch_tasks.spawn(format!("{resource} watch"), task);
     }
     watches
@@ -149,7 +150,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 /// Runs every controller until SIGTERM or Ctrl-C, with the health and metrics endpoint and, when
 /// enabled, leader election. On shutdown: no new reconciles, in-flight ones finish, then the Lease
 /// is released so that a standby takes over at once.
-pub async fn run(client: Client, mut config: Config) -> Result<(), RunError> {
+pub async fn run(clients: Clients, mut config: Config) -> Result<(), RunError> {
     let listener = server::bind(config.listen).await?;
     let identity = config
         .identity
@@ -181,8 +182,9 @@ pub async fn run(client: Client, mut config: Config) -> Result<(), RunError> {
             shutdown.cancel();
         }
     }));
+    let client = clients.writes.clone();
     let started = start(
-        client.clone(),
+        clients,
         config,
         leadership.clone(),
         metrics.clone(),

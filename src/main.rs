@@ -76,9 +76,9 @@ fn crds(write: Option<PathBuf>) -> anyhow::Result<()> {
 async fn run(cluster: ClusterArgs, config: Config, log_format: LogFormat) -> anyhow::Result<()> {
     // Connect before logging starts, so an unreachable API server gives one line, not a log
     // record from the client library followed by the error.
-    let client = drover::runtime::client::connect(&cluster).await?;
+    let clients = drover::runtime::client::connect(&cluster).await?;
     init_tracing(log_format);
-    drover::app::run(client, config).await?;
+    drover::app::run(clients, config).await?;
     Ok(())
 }
 

@@ -87,7 +87,7 @@ impl Drover {
                     }
                 };
                 rt.block_on(async move {
-                    let client = match drover::runtime::client::build(client_config) {
+                    let clients = match drover::runtime::client::build(client_config) {
                         Ok(c) => c,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e.to_string()));
@@ -103,7 +103,7 @@ impl Drover {
                         }
                     });
                     match drover::app::start(
-                        client,
+                        clients,
                         config,
                         thread_leadership,
                         thread_metrics,

@@ -120,7 +120,7 @@ pub fn command(cluster: &ClusterArgs, args: &InspectArgs) -> ExitCode {
     let code = match runtime {
         Ok(rt) => rt.block_on(async {
             match crate::runtime::client::connect(cluster).await {
-                Ok(client) => run(&client, args).await,
+                Ok(clients) => run(&clients.reads, args).await,
                 Err(err) => {
                     eprintln!("drover inspect: {err}");
                     EXIT_ERROR

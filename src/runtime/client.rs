@@ -25,18 +25,31 @@ pub enum ConnectError {
     Timeout { url: String, secs: u64 },
 }
 
-/// drover's client for `config`: kube's retry layer is off. It resends a request answered 429,
-/// 503 or 504 up to 15 times, for as long as minutes, without asking whether this replica still
-/// holds the Lease; a write may only be repeated by the next reconcile, which asks again
-/// ([`crate::runtime::lease`]). Reads and watches retry on their own terms (watch backoff, the
-/// per-object reconcile backoff).
-pub fn build(mut config: Config) -> Result<Client, kube::Error> {
-    config.default_retry = false;
-    Client::try_from(config)
+/// The two clients drover uses against one API server.
+#[derive(Clone)]
+pub struct Clients {
+    /// Watches and the reads behind them, with kube's retry layer: a list answered 429, 503 or
+    /// 504 is asked again rather than counted as a failing watch.
+    pub reads: Client,
+    /// Writes, the Lease and the live reads right before a write, without it: kube's retry
+    /// layer resends a request up to 15 times, for as long as minutes, without asking whether
+    /// this replica still holds the Lease. A write is repeated only by the next reconcile,
+    /// which asks again ([`crate::runtime::lease`]).
+    pub writes: Client,
 }
 
-/// Builds a client from the flags and checks that the API server answers.
-pub async fn connect(args: &ClusterArgs) -> Result<Client, ConnectError> {
+/// drover's [`Clients`] for `config`.
+pub fn build(config: Config) -> Result<Clients, kube::Error> {
+    let mut without_retries = config.clone();
+    without_retries.default_retry = false;
+    Ok(Clients {
+        reads: Client::try_from(config)?,
+        writes: Client::try_from(without_retries)?,
+    })
+}
+
+/// Builds the clients from the flags and checks that the API server answers.
+pub async fn connect(args: &ClusterArgs) -> Result<Clients, ConnectError> {
     let options = KubeConfigOptions {
         context: args.context.clone(),
         ..KubeConfigOptions::default()
@@ -51,9 +64,9 @@ pub async fn connect(args: &ClusterArgs) -> Result<Client, ConnectError> {
         None => Config::infer().await.map_err(ConnectError::Infer)?,
     };
     let url = config.cluster_url.to_string();
-    let client = build(config).map_err(ConnectError::Client)?;
-    match tokio::time::timeout(CONNECT_TIMEOUT, client.apiserver_version()).await {
-        Ok(Ok(_)) => Ok(client),
+    let clients = build(config).map_err(ConnectError::Client)?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, clients.reads.apiserver_version()).await {
+        Ok(Ok(_)) => Ok(clients),
         Ok(Err(cause)) => Err(ConnectError::Unreachable { url, cause }),
         Err(_) => Err(ConnectError::Timeout {
             url,

@@ -16,9 +16,9 @@
 //!   ([`Leadership::write_deadline`]); with less than [`MIN_WRITE_WINDOW`](crate::runtime::leadership::MIN_WRITE_WINDOW) left it is not
 //!   started. A write that times out is abandoned, not resent: its connection is closed, and the
 //!   API server answers a request whose client has gone 504 instead of storing it. kube's own retry
-//!   layer (which resends on 429, 503 and 504 for up to 15 attempts) is switched off for drover's
-//!   client ([`crate::runtime::client`]); the only retry is the next reconcile, whose writes ask
-//!   for leadership again.
+//!   layer (which resends on 429, 503 and 504 for up to 15 attempts) is off for the client that
+//!   writes ([`crate::runtime::client::Clients`]; the watches keep it); the only retry of a write
+//!   is the next reconcile, whose writes ask for leadership again.
 //! - The holder renews every `R`; a failed renewal is retried every [`RETRY_EVERY`] (1 s), each
 //!   request bounded by the fence. A replica that cannot renew stops writing at its fence on its
 //!   own clock, without waiting for any answer: `S` before its Lease can expire.

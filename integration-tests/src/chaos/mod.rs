@@ -1,6 +1,534 @@
-//! `make chaos`: faults injected into a real control plane while two drover replicas run, and the
-//! invariants checked after each from the API server's audit log and the objects themselves.
+//! `make chaos`: faults injected into a real control plane (etcd, kube-apiserver,
+//! kube-controller-manager) while two drover replicas run as distinct API users, and after each
+//! fault the invariants, read from the objects and the API server's audit log:
+//!
+//! - no duplicate counterparts (two objects of one kind carrying one owner UID);
+//! - no delete by a replica that the scenario did not ask for;
+//! - one writer per Lease term (no write received while another replica held the Lease, none
+//!   answered after another took it);
+//! - convergence: `drover inspect` exits 0 within [`Options::converge_bound`];
+//! - silence: no write by either replica (Lease renewals aside) for [`Options::idle`] once
+//!   converged.
+//!
+//! Runs are seeded: the seed picks the write counts at which leaders are killed.
 
 pub mod invariants;
 pub mod replica;
+pub mod report;
 pub mod workload;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use drover::api::{MgmtCluster, ProvCluster};
+use drover::consts::DEFAULT_WORKSPACE;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+
+use crate::{Options as EnvOptions, TestEnv, User, audit, eventually};
+use replica::{LEASE_NAME, LEASE_NAMESPACE, Replica, leader};
+use report::{Outcome, Report};
+
+/// The two replicas' API users (and Lease identities).
+pub const REPLICAS: [&str; 2] = ["drover-a", "drover-b"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// SIGKILL of the leader at seeded write counts while prov clusters keep arriving.
+    LeaderKills,
+    /// kube-apiserver restarted while drover converges.
+    ApiserverRestart,
+    /// etcd stopped (SIGSTOP) for 30 s while drover converges.
+    EtcdStopped,
+    /// kube-apiserver stopped (SIGSTOP) for 60 s while drover converges.
+    ApiserverStopped,
+    /// kube-apiserver stopped for 90 s: longer than drover's watch-failure timeout (60 s).
+    ApiserverStoppedLong,
+    /// A mgmt cluster drover cannot decode (issue 12 item 1) while new clusters arrive.
+    BadObject,
+    /// Fleet's Cluster CRD deleted and added again.
+    CrdReadded,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 7] = [
+        Self::LeaderKills,
+        Self::ApiserverRestart,
+        Self::EtcdStopped,
+        Self::ApiserverStopped,
+        Self::ApiserverStoppedLong,
+        Self::BadObject,
+        Self::CrdReadded,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LeaderKills => "leader-kills",
+            Self::ApiserverRestart => "apiserver-restart",
+            Self::EtcdStopped => "etcd-stopped-30s",
+            Self::ApiserverStopped => "apiserver-stopped-60s",
+            Self::ApiserverStoppedLong => "apiserver-stopped-90s",
+            Self::BadObject => "bad-object",
+            Self::CrdReadded => "fleet-crd-readded",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub seed: u64,
+    /// Prov clusters in all, spread over the scenarios (most arrive during the leader kills).
+    pub provs: usize,
+    /// Legacy mgmt clusters, there from the start.
+    pub legacy: usize,
+    /// Workspaces, there from the start.
+    pub workspaces: usize,
+    /// Leader kills of [`Scenario::LeaderKills`].
+    pub kills: usize,
+    pub scenarios: Vec<Scenario>,
+    pub converge_bound: Duration,
+    pub idle: Duration,
+    /// Where the replicas' logs go.
+    pub log_dir: PathBuf,
+}
+
+/// A small seeded generator (splitmix64): reproducible runs without another dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// In `low..=high`.
+    pub fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next_u64() % (high - low + 1)
+    }
+}
+
+struct Run<'a> {
+    env: &'a TestEnv,
+    client: Client,
+    replicas: Vec<Replica>,
+    rng: Rng,
+    options: &'a Options,
+    /// The next prov cluster number to create.
+    next_prov: usize,
+    _agent: workload::Agent,
+}
+
+/// Runs the scenarios of `options` on a private control plane and reports.
+pub async fn run(options: &Options) -> Result<Report> {
+    let began = Instant::now();
+    std::fs::create_dir_all(&options.log_dir)
+        .with_context(|| format!("creating {}", options.log_dir.display()))?;
+    let env = TestEnv::start_with(EnvOptions {
+        audit: true,
+        users: REPLICAS.iter().map(|u| User::admin(u)).collect(),
+    })
+    .await?;
+    let client = env.client()?;
+    Api::<Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &Namespace {
+                metadata: ObjectMeta {
+                    name: Some(LEASE_NAMESPACE.into()),
+                    ..ObjectMeta::default()
+                },
+                ..Namespace::default()
+            },
+        )
+        .await?;
+    let mut replicas = Vec::new();
+    for user in REPLICAS {
+        replicas.push(Replica::start(&env, user, &options.log_dir, &[])?);
+    }
+    for r in &replicas {
+        r.wait_ready(Duration::from_secs(120)).await?;
+    }
+    crate::fixtures::default_workspaces_ready(&client).await?;
+    let mut run = Run {
+        env: &env,
+        client: client.clone(),
+        replicas,
+        rng: Rng::new(options.seed),
+        options,
+        next_prov: 0,
+        _agent: workload::Agent::start(client.clone()),
+    };
+    // The estate every scenario starts from: legacy clusters and workspaces, converged.
+    workload::legacy(&client, 0..options.legacy).await?;
+    workload::workspaces(&client, 0..options.workspaces).await?;
+    let mut outcomes = Vec::new();
+    let setup = run
+        .check("setup", Timestamp::now(), Instant::now(), Vec::new())
+        .await?;
+    let setup_ok = setup.passed;
+    outcomes.push(setup);
+    if setup_ok {
+        for scenario in &options.scenarios {
+            let outcome = run.scenario(*scenario).await?;
+            println!(
+                "{}: {} in {:.0} s",
+                outcome.scenario,
+                if outcome.passed { "pass" } else { "FAIL" },
+                outcome.seconds
+            );
+            outcomes.push(outcome);
+        }
+    }
+    Ok(Report {
+        seed: options.seed,
+        prov_clusters: run.next_prov,
+        legacy_clusters: options.legacy,
+        workspaces: options.workspaces,
+        converge_bound_seconds: options.converge_bound.as_secs(),
+        idle_seconds: options.idle.as_secs(),
+        total_seconds: began.elapsed().as_secs_f64(),
+        scenarios: outcomes,
+    })
+}
+
+impl Run<'_> {
+    /// How many prov clusters each scenario adds while it runs (the leader kills add theirs per
+    /// kill).
+    fn batch(&self) -> usize {
+        let spread = self.options.scenarios.len().max(1) + self.options.kills;
+        (self.options.provs / spread).max(1)
+    }
+
+    /// Starts creating `n` more prov clusters; the creates run while the fault happens.
+    fn more_provs(&mut self, n: usize) -> tokio::task::JoinHandle<Result<()>> {
+        let range = self.next_prov..(self.next_prov + n).min(self.options.provs.max(n));
+        self.next_prov = range.end;
+        let client = self.client.clone();
+        tokio::spawn(async move { workload::provs(&client, range).await })
+    }
+
+    async fn leader(&self, within: Duration) -> Result<usize> {
+        let refs: Vec<&Replica> = self.replicas.iter().collect();
+        eventually("a leader", within, || async { leader(&refs).await }).await
+    }
+
+    /// Waits until the leader has sent `writes` more writes than `base`, or `within` passes.
+    async fn writes_beyond(&self, i: usize, base: f64, writes: f64, within: Duration) -> f64 {
+        let deadline = Instant::now() + within;
+        loop {
+            let now = self.replicas[i].writes().await.unwrap_or(base);
+            if now >= base + writes || Instant::now() > deadline {
+                return now - base;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn scenario(&mut self, scenario: Scenario) -> Result<Outcome> {
+        let since = Timestamp::now();
+        let started = Instant::now();
+        let mut figures = Vec::new();
+        match scenario {
+            Scenario::LeaderKills => self.leader_kills(&mut figures).await?,
+            Scenario::ApiserverRestart => {
+                let creating = self.more_provs(self.batch());
+                self.mid_convergence().await?;
+                self.env.restart_apiserver().await?;
+                creating.await??;
+            }
+            Scenario::EtcdStopped => {
+                self.stopped("etcd", Duration::from_secs(30)).await?;
+            }
+            Scenario::ApiserverStopped => {
+                self.stopped("kube-apiserver", Duration::from_secs(60))
+                    .await?;
+            }
+            Scenario::ApiserverStoppedLong => {
+                self.stopped("kube-apiserver", Duration::from_secs(90))
+                    .await?;
+            }
+            Scenario::BadObject => self.bad_object(&mut figures).await?,
+            Scenario::CrdReadded => self.fleet_crd_readded().await?,
+        }
+        let mut outcome = self.check(scenario.name(), since, started, figures).await?;
+        outcome.seconds = started.elapsed().as_secs_f64();
+        Ok(outcome)
+    }
+
+    /// Returns once the leader has sent a few writes of the new batch.
+    async fn mid_convergence(&self) -> Result<()> {
+        let i = self.leader(Duration::from_secs(60)).await?;
+        let base = self.replicas[i].writes().await?;
+        self.writes_beyond(i, base, 10.0, Duration::from_secs(30))
+            .await;
+        Ok(())
+    }
+
+    /// `component` stopped with SIGSTOP for `how_long` while a batch converges.
+    async fn stopped(&mut self, component: &str, how_long: Duration) -> Result<()> {
+        let creating = self.more_provs(self.batch());
+        self.mid_convergence().await?;
+        self.env.signal(component, libc::SIGSTOP)?;
+        tokio::time::sleep(how_long).await;
+        self.env.signal(component, libc::SIGCONT)?;
+        creating.await??;
+        Ok(())
+    }
+
+    async fn leader_kills(&mut self, figures: &mut Vec<(String, String)>) -> Result<()> {
+        let mut takeovers = Vec::new();
+        let mut at_writes = Vec::new();
+        let mut reclaimed = 0;
+        for _ in 0..self.options.kills {
+            let creating = self.more_provs(self.batch());
+            let i = self.leader(Duration::from_secs(60)).await?;
+            let base = self.replicas[i].writes().await?;
+            let target = self.rng.between(1, 60) as f64;
+            let sent = self
+                .writes_beyond(i, base, target, Duration::from_secs(20))
+                .await;
+            at_writes.push(sent);
+            self.replicas[i].kill();
+            let killed = Instant::now();
+            // Half of the kills are followed by a restart at once: the new process has the
+            // killed one's identity and takes its Lease back as soon as its caches are warm (a
+            // container restarted in its pod). The other half wait for the other replica to
+            // take over once the Lease has expired.
+            let at_once = self.rng.next_u64().is_multiple_of(2);
+            if at_once {
+                self.replicas[i].restart()?;
+                self.leader(Duration::from_secs(90)).await?;
+                reclaimed += 1;
+            } else {
+                let other = 1 - i;
+                eventually(
+                    "the other replica to take over",
+                    Duration::from_secs(60),
+                    || async { Ok(self.replicas[other].is_leader().await?.then_some(())) },
+                )
+                .await?;
+                self.replicas[i].restart()?;
+            }
+            takeovers.push(killed.elapsed().as_secs_f64());
+            creating.await??;
+            self.replicas[i]
+                .wait_ready(Duration::from_secs(120))
+                .await?;
+        }
+        takeovers.sort_by(f64::total_cmp);
+        at_writes.sort_by(f64::total_cmp);
+        figures.push(("kills".into(), takeovers.len().to_string()));
+        figures.push((
+            "taken over by the other replica".into(),
+            (takeovers.len() - reclaimed).to_string(),
+        ));
+        if let (Some(first), Some(last)) = (takeovers.first(), takeovers.last()) {
+            figures.push((
+                "new leader after s".into(),
+                format!(
+                    "{first:.1}/{:.1}/{last:.1} (min/median/max)",
+                    takeovers[takeovers.len() / 2]
+                ),
+            ));
+        }
+        if let (Some(first), Some(last)) = (at_writes.first(), at_writes.last()) {
+            figures.push((
+                "killed after writes".into(),
+                format!("{first:.0}–{last:.0}"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn bad_object(&mut self, figures: &mut Vec<(String, String)>) -> Result<()> {
+        let name = "c-bad01";
+        // The mgmt CRD has no schema: the API server keeps what drover's types refuse (a
+        // string where Rancher has a boolean).
+        let raw = serde_json::json!({
+            "apiVersion": "management.cattle.io/v3", "kind": "Cluster",
+            "metadata": {"name": name},
+            "spec": {"displayName": name, "fleetWorkspaceName": DEFAULT_WORKSPACE,
+                     "internal": "yes", "agentEnvVars": [{"value": "v"}]},
+        });
+        let dynamic = Api::<kube::api::DynamicObject>::all_with(
+            self.client.clone(),
+            &kube::discovery::ApiResource::erase::<MgmtCluster>(&()),
+        );
+        dynamic
+            .create(&PostParams::default(), &serde_json::from_value(raw)?)
+            .await
+            .context("creating the malformed mgmt cluster")?;
+        let first = self.next_prov;
+        let n = self.batch();
+        self.more_provs(n).await??;
+        let provs: Api<ProvCluster> = Api::namespaced(self.client.clone(), DEFAULT_WORKSPACE);
+        let last = self.next_prov;
+        eventually(
+            "the prov clusters created beside the bad object to get their mgmt clusters",
+            self.options.converge_bound,
+            || async {
+                for i in first..last {
+                    let prov = provs.get(&workload::prov_name(i)).await?;
+                    if prov.status.and_then(|s| s.cluster_name).is_none() {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(()))
+            },
+        )
+        .await?;
+        let events = Api::<k8s_openapi::api::events::v1::Event>::all(self.client.clone());
+        let warned = eventually(
+            "a Warning Event on the mgmt cluster drover cannot read",
+            Duration::from_secs(30),
+            || async {
+                let listed = events.list(&kube::api::ListParams::default()).await?;
+                Ok(listed
+                    .items
+                    .iter()
+                    .any(|e| {
+                        e.type_.as_deref() == Some("Warning")
+                            && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                    })
+                    .then_some(()))
+            },
+        )
+        .await
+        .is_ok();
+        figures.push(("warning event".into(), warned.to_string()));
+        if !warned {
+            bail!("no Warning Event names the mgmt cluster drover cannot read");
+        }
+        Api::<MgmtCluster>::all(self.client.clone())
+            .delete(name, &DeleteParams::default())
+            .await
+            .context("deleting the malformed mgmt cluster")?;
+        Ok(())
+    }
+
+    async fn fleet_crd_readded(&mut self) -> Result<()> {
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let name = "clusters.fleet.cattle.io";
+        crds.delete(name, &DeleteParams::default()).await?;
+        eventually(
+            "Fleet's Cluster CRD to be gone",
+            Duration::from_secs(120),
+            || async { Ok(crds.get_opt(name).await?.is_none().then_some(())) },
+        )
+        .await?;
+        let file = crate::fleet_crd_file()?;
+        self.env.apply_yaml_file(&file).await?;
+        eventually(
+            "Fleet's Cluster CRD to be established again",
+            Duration::from_secs(60),
+            || async {
+                let crd = crds.get(name).await?;
+                Ok(crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(()))
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Checks the invariants after a scenario that began at `since`.
+    async fn check(
+        &mut self,
+        scenario: &str,
+        since: Timestamp,
+        started: Instant,
+        figures: Vec<(String, String)>,
+    ) -> Result<Outcome> {
+        let mut failures = Vec::new();
+        // Both replicas run again (a scenario may have killed one).
+        for r in &mut self.replicas {
+            if !r.is_running() {
+                r.restart()?;
+            }
+        }
+        let fault_over = Instant::now();
+        let converged = invariants::converge(self.env, self.options.converge_bound).await?;
+        let converged_seconds = match &converged {
+            Ok(_) => Some(fault_over.elapsed().as_secs_f64()),
+            Err(problems) => {
+                failures.push(format!(
+                    "drover inspect still fails after {} s:\n{problems}",
+                    self.options.converge_bound.as_secs()
+                ));
+                None
+            }
+        };
+        let duplicates = invariants::duplicate_counterparts(&self.client).await?;
+        failures.extend(duplicates.into_iter().map(|d| format!("duplicate: {d}")));
+        let quiet_from = Timestamp::now();
+        tokio::time::sleep(self.options.idle).await;
+        let writes = invariants::writes(self.env)?;
+        let outside = audit::writes_outside_terms(&writes, LEASE_NAME, &REPLICAS);
+        failures.extend(
+            outside
+                .iter()
+                .filter(|v| v.write.received >= since)
+                .take(10)
+                .map(|v| format!("outside its term: {}: {}", v.write.describe(), v.why)),
+        );
+        let in_scenario: Vec<audit::Write> = writes
+            .iter()
+            .filter(|w| w.received >= since)
+            .cloned()
+            .collect();
+        let deletes = invariants::unasked_deletes(&in_scenario, &REPLICAS, |_| false);
+        failures.extend(
+            deletes
+                .into_iter()
+                .take(10)
+                .map(|d| format!("delete nobody asked for: {d}")),
+        );
+        if converged.is_ok() {
+            let idle = invariants::writes_since(&writes, &REPLICAS, quiet_from);
+            if !idle.is_empty() {
+                failures.push(format!(
+                    "{} writes while idle, e.g. {}",
+                    idle.len(),
+                    idle.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+                ));
+            }
+        }
+        let mut figures = figures;
+        let terms = audit::terms(&in_scenario, LEASE_NAME);
+        figures.push(("terms".into(), terms.len().to_string()));
+        let written: u64 = audit::writes_by(&in_scenario, &REPLICAS).values().sum();
+        figures.push(("writes".into(), written.to_string()));
+        let late = audit::received_after_expiry(&in_scenario, LEASE_NAME, &REPLICAS);
+        if !late.is_empty() {
+            figures.push(("served after hold expired".into(), late.len().to_string()));
+        }
+        Ok(Outcome {
+            scenario: scenario.to_string(),
+            passed: failures.is_empty(),
+            seconds: started.elapsed().as_secs_f64(),
+            converged_seconds,
+            figures,
+            failures,
+        })
+    }
+}
