@@ -24,8 +24,6 @@ pub struct Replica {
     port: u16,
     log: PathBuf,
     extra: Vec<String>,
-    /// Lives across restarts: every start appends to the same log.
-    starts: u32,
 }
 
 impl Replica {
@@ -38,8 +36,10 @@ impl Replica {
             port: 0,
             log: logs.join(format!("drover-{user}.log")),
             extra: extra.iter().map(|s| s.to_string()).collect(),
-            starts: 0,
         };
+        // A new run starts a new log; restarts within the run append to it.
+        File::create(&replica.log)
+            .with_context(|| format!("creating {}", replica.log.display()))?;
         replica.spawn()?;
         Ok(replica)
     }
@@ -73,7 +73,6 @@ impl Replica {
             .context("starting drover")?;
         self.child = Some(child);
         self.port = port;
-        self.starts += 1;
         Ok(())
     }
 
