@@ -10,7 +10,8 @@
 //! - silence: no write by either replica (Lease renewals aside) for [`Options::idle`] once
 //!   converged.
 //!
-//! Runs are seeded: the seed picks the write counts at which leaders are killed.
+//! Runs are seeded: the seed picks the write counts at which leaders are killed and which killed
+//! replicas restart at once.
 
 pub mod invariants;
 pub mod replica;

@@ -2,11 +2,9 @@
 //! agent that connects their mgmt clusters), legacy mgmt clusters, and workspaces.
 
 use anyhow::Result;
-use drover::api::FleetWorkspace;
 use drover::consts::DEFAULT_WORKSPACE;
 use futures::TryStreamExt;
 use kube::Client;
-use kube::api::{Api, PostParams};
 
 use crate::bench::workloads::legacy_name;
 use crate::fixtures;
@@ -75,27 +73,6 @@ pub async fn workspaces(client: &Client, range: std::ops::Range<usize>) -> Resul
     .await
 }
 
-/// Whether a workspace exists (for scenarios that delete one).
-pub async fn workspace_exists(client: &Client, name: &str) -> Result<bool> {
-    Ok(Api::<FleetWorkspace>::all(client.clone())
-        .get_opt(name)
-        .await?
-        .is_some())
-}
-
-/// Creates a FleetWorkspace `name`.
-pub async fn create_workspace(client: &Client, name: &str) -> Result<()> {
-    let ws = FleetWorkspace::new(name);
-    match Api::<FleetWorkspace>::all(client.clone())
-        .create(&PostParams::default(), &ws)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn already_exists(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<kube::Error>()
@@ -116,24 +93,4 @@ impl Drop for Agent {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// How many of the objects the workload made are not there yet, for progress reports.
-pub async fn counts(client: &Client) -> Result<(usize, usize, usize)> {
-    let p = Api::<drover::api::ProvCluster>::all(client.clone())
-        .list_metadata(&Default::default())
-        .await?
-        .items
-        .len();
-    let m = Api::<drover::api::MgmtCluster>::all(client.clone())
-        .list_metadata(&Default::default())
-        .await?
-        .items
-        .len();
-    let f = Api::<drover::api::FleetCluster>::all(client.clone())
-        .list_metadata(&Default::default())
-        .await?
-        .items
-        .len();
-    Ok((p, m, f))
 }
