@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Parser;
-use drover_integration_tests::bench::child;
 use drover_integration_tests::chaos::{self, Options, Scenario};
 
 /// Fault injection on a real control plane with two drover replicas.
@@ -59,7 +58,10 @@ fn main() -> Result<ExitCode> {
     if scenarios.is_empty() {
         scenarios = Scenario::ALL.to_vec();
     }
-    let dir = child::target_dir().join("chaos");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| drover_integration_tests::repo_root().join("target"));
+    let dir = target.join("chaos");
     let options = Options {
         seed: cli.seed,
         provs: cli.provs,

@@ -6,11 +6,22 @@ use drover::consts::DEFAULT_WORKSPACE;
 use futures::TryStreamExt;
 use kube::Client;
 
-use crate::bench::workloads::legacy_name;
 use crate::fixtures;
 
 /// Concurrency of the workload's own creates.
 const CONCURRENCY: usize = 16;
+
+/// Legacy mgmt name number `i`: `c-` and five base-36 digits.
+pub fn legacy_name(i: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut v = i;
+    let mut suffix = [b'0'; 5];
+    for slot in suffix.iter_mut().rev() {
+        *slot = DIGITS[v % 36];
+        v /= 36;
+    }
+    format!("c-{}", String::from_utf8_lossy(&suffix))
+}
 
 /// Prov cluster number `i`.
 pub fn prov_name(i: usize) -> String {
@@ -84,8 +95,37 @@ fn already_exists(e: &anyhow::Error) -> bool {
 pub struct Agent(tokio::task::JoinHandle<()>);
 
 impl Agent {
+    /// Plays the cluster agents: connects every generated mgmt cluster (`c-m-…`) once, as soon
+    /// as it appears.
     pub fn start(client: Client) -> Self {
-        Self(crate::bench::workloads::agent(client, 8))
+        use futures::StreamExt;
+        use kube::runtime::{WatchStreamExt, watcher};
+        Self(tokio::spawn(async move {
+            let api = kube::Api::<kube::core::PartialObjectMeta<drover::api::MgmtCluster>>::all(
+                client.clone(),
+            );
+            let mut seen = std::collections::HashSet::new();
+            let names = watcher::watcher(api, watcher::Config::default())
+                .default_backoff()
+                .applied_objects()
+                .filter_map(move |m| {
+                    let name = m.ok().map(|m| kube::ResourceExt::name_any(&m));
+                    let new = name
+                        .filter(|n| n.starts_with("c-m-"))
+                        .filter(|n| seen.insert(n.clone()));
+                    std::future::ready(new)
+                });
+            names
+                .for_each_concurrent(8, |name| {
+                    let client = client.clone();
+                    async move {
+                        if let Err(error) = fixtures::connect_mgmt(&client, &name).await {
+                            eprintln!("chaos agent: {error:#}");
+                        }
+                    }
+                })
+                .await;
+        }))
     }
 }
 
