@@ -89,6 +89,17 @@ pub struct FleetClusterStatus {
     pub conditions: Option<Vec<Condition>>,
 }
 
+impl FleetCluster {
+    /// What the cache keeps of the status fleet-controller writes: drover reads none of its
+    /// conditions, so a present list is kept empty. Only for the cache: drover never writes a
+    /// Fleet cluster's status, and its applies carry no status.
+    pub fn keep_read_conditions(&mut self) {
+        if let Some(conditions) = self.status.as_mut().and_then(|s| s.conditions.as_mut()) {
+            *conditions = Vec::new();
+        }
+    }
+}
+
 /// `clustergroups.fleet.cattle.io`: drover writes one, `default` in `fleet-local`, selecting
 /// the local cluster (§C6). Fleet's `ClusterGroupSpec`: a nullable `metav1.LabelSelector`.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

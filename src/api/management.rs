@@ -62,7 +62,36 @@ pub struct MgmtClusterStatus {
     pub conditions: Option<Vec<Condition>>,
 }
 
+/// The condition types drover reads on a mgmt cluster: whether each is present and `True`
+/// (`Ready` for the Fleet cluster and the local bootstrap, `Connected` and `AgentDeployed` for the
+/// prov status).
+pub const READ_CONDITIONS: [&str; 3] = [
+    crate::consts::conditions::READY,
+    crate::consts::conditions::CONNECTED,
+    crate::consts::conditions::AGENT_DEPLOYED,
+];
+
 impl MgmtCluster {
+    /// What the cache keeps of the status: of the conditions (19 on a Rancher-managed cluster)
+    /// only the types drover reads, each with its type and status. A present list stays present
+    /// (if empty), so that the local bootstrap still appends to it rather than setting it. Only
+    /// for the cache: nothing is written from what this leaves; the local bootstrap patch adds
+    /// to the list and never sends the list back.
+    pub fn keep_read_conditions(&mut self) {
+        if let Some(conditions) = self.status.as_mut().and_then(|s| s.conditions.as_mut()) {
+            let kept: Vec<Condition> = conditions
+                .iter()
+                .filter(|c| READ_CONDITIONS.contains(&c.type_.as_str()))
+                .map(|c| Condition {
+                    type_: c.type_.clone(),
+                    status: c.status.clone(),
+                    ..Condition::default()
+                })
+                .collect();
+            *conditions = kept;
+        }
+    }
+
     pub fn conditions(&self) -> &[Condition] {
         self.status
             .as_ref()

@@ -184,8 +184,10 @@ macro_rules! watched_kinds {
 watched_kinds! {
     /// Provisioning clusters; drover writes their status.
     prov: ProvCluster => decoded(true);
-    mgmt: MgmtCluster => decoded(false);
-    fleet: FleetCluster => decoded(false);
+    /// Of the status, only the conditions drover reads.
+    mgmt: MgmtCluster => decoded_lean(false, MgmtCluster::keep_read_conditions);
+    /// Without the conditions fleet-controller writes, which drover does not read.
+    fleet: FleetCluster => decoded_lean(false, FleetCluster::keep_read_conditions);
     /// Only the local cluster's ClusterGroup is drover's.
     cluster_groups: ClusterGroup => decoded_in(LOCAL_WORKSPACE);
     workspaces: FleetWorkspace => decoded(false);

@@ -70,6 +70,20 @@ impl Sources<'_> {
         self.decode(api, store, status)
     }
 
+    /// As [`Self::decoded`], and `lean` trims each object before the cache takes it (the parts
+    /// of its status drover does not read).
+    pub fn decoded_lean<K>(
+        &self,
+        store: Store<K>,
+        status: bool,
+        lean: fn(&mut K),
+    ) -> impl Stream<Item = Events<K>> + Send + 'static
+    where
+        K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        self.decoded(store, status).modify(lean)
+    }
+
     /// As [`Self::decoded`], in one namespace.
     pub fn decoded_in<K>(
         &self,
