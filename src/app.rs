@@ -123,6 +123,8 @@ pub async fn start(
     context
         .metrics
         .register_skipped(move || undecodable.counts());
+    let streaming = watches.choose_listing(&client).await;
+    info!(streaming_lists = streaming, "filling the watch caches");
     let mut watch_tasks = Tasks::default();
     for (resource, task) in watches.run(&clients.reads, &context.metrics) {
         watch_tasks.spawn(format!("{resource} watch"), task);

@@ -93,11 +93,12 @@ pub struct Config {
     #[arg(long, env = "DROVER_WATCH_FAILURE_TIMEOUT", default_value_t = 60)]
     pub watch_failure_timeout: u64,
 
-    /// Fill the caches with streaming lists (a watch with `sendInitialEvents`) instead of
-    /// list requests. Needs an API server with the `WatchList` feature (Kubernetes 1.27 and
-    /// later, where enabled); an API server without it refuses these watches.
-    #[arg(long, env = "DROVER_STREAMING_LISTS", default_value_t = false, action = clap::ArgAction::Set)]
-    pub streaming_lists: bool,
+    /// How the caches are filled: `true`, streaming lists (a watch with `sendInitialEvents`;
+    /// the API server's `WatchList` feature, Kubernetes 1.27 and later where enabled); `false`,
+    /// list requests. Unset: streaming lists when the API server accepts one at start-up, list
+    /// requests when it refuses.
+    #[arg(long, env = "DROVER_STREAMING_LISTS", action = clap::ArgAction::Set)]
+    pub streaming_lists: Option<bool>,
 }
 
 impl Default for Config {
@@ -116,7 +117,7 @@ impl Default for Config {
             lease_name: "drover".into(),
             identity: None,
             watch_failure_timeout: 60,
-            streaming_lists: false,
+            streaming_lists: None,
         }
     }
 }

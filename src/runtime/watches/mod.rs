@@ -95,7 +95,8 @@ macro_rules! watched_kinds {
             undecodable: Undecodable,
             watch_health: WatchHealth,
             indexes: Indexes,
-            streaming_lists: bool,
+            /// `None` until [`Watches::choose_listing`] asked the API server.
+            streaming_lists: Option<bool>,
         }
 
         impl Watches {
@@ -139,7 +140,7 @@ macro_rules! watched_kinds {
                     client,
                     undecodable: &self.undecodable,
                     metrics,
-                    streaming_lists: self.streaming_lists,
+                    streaming_lists: self.streaming_lists.unwrap_or(false),
                 };
                 let mut tasks = Vec::new();
                 $(
@@ -209,6 +210,17 @@ watched_kinds! {
 }
 
 impl Watches {
+    /// Decides how the caches are filled, unless the configuration did: streaming lists when the
+    /// API server accepts one, list requests otherwise. Returns whether they stream.
+    pub async fn choose_listing(&mut self, client: &Client) -> bool {
+        let streaming = match self.streaming_lists {
+            Some(chosen) => chosen,
+            None => sources::streaming_lists_accepted(client).await,
+        };
+        self.streaming_lists = Some(streaming);
+        streaming
+    }
+
     /// Each index follows the watch of its kind, right after the cache.
     fn follow_with_indexes(&mut self) {
         let prov = self.indexes.prov.clone();

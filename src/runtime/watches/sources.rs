@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::DynamicObject;
+use kube::api::{DynamicObject, WatchEvent, WatchParams};
 use kube::core::PartialObjectMeta;
 use kube::discovery::ApiResource;
 use kube::runtime::WatchStreamExt;
@@ -31,6 +33,47 @@ pub(super) struct Sources<'a> {
     /// sends the objects one by one from its watch cache, where a list request makes it build
     /// the whole list as one response first.
     pub streaming_lists: bool,
+}
+
+/// The label of the probe's watch: no namespace carries it, so the probe's initial list is empty.
+const PROBE_LABEL: &str = "drover.cattle.io/streaming-lists-probe";
+
+/// The annotation of the bookmark that ends a streaming list's initial events.
+const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
+
+/// How long the probe waits for the API server's answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether the API server serves streaming lists: a watch of namespaces with
+/// `sendInitialEvents` and a label selector no namespace matches must end its empty initial list
+/// with the bookmark that marks the end of the initial events. An API server without the
+/// `WatchList` feature refuses the watch (or, before Kubernetes 1.27, ignores the parameter
+/// and sends no such bookmark); either way, or on any error or no answer in time, the caches
+/// are filled with list requests.
+pub(super) async fn streaming_lists_accepted(client: &Client) -> bool {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let params = WatchParams::streaming_lists()
+        .labels(PROBE_LABEL)
+        .timeout(PROBE_TIMEOUT.as_secs() as u32);
+    let probe = async {
+        let events = api.watch(&params, "").await.ok()?;
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            match event.ok()? {
+                WatchEvent::Bookmark(b) => {
+                    return Some(b.metadata.annotations.contains_key(INITIAL_EVENTS_END));
+                }
+                WatchEvent::Error(_) => return Some(false),
+                _ => {}
+            }
+        }
+        Some(false)
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, probe)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 /// Every object of a kind.

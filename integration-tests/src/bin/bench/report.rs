@@ -119,7 +119,7 @@ pub struct WorkloadReport {
     pub object_bytes: BTreeMap<String, ObjectSize>,
     /// drover restarted on the converged estate.
     pub restart: Option<RestartReport>,
-    /// The same with `--streaming-lists`.
+    /// The same with drover's default: streaming lists where the API server accepts them.
     pub restart_streaming: Option<RestartReport>,
 }
 
