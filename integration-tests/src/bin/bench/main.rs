@@ -12,6 +12,7 @@ use clap::Parser;
 mod apiserver;
 mod child;
 mod floor;
+mod heap;
 mod latency;
 mod objects;
 mod observe;
@@ -56,10 +57,17 @@ struct Cli {
     /// Where drover's logs go; `target/bench/logs` by default.
     #[arg(long)]
     log_dir: Option<PathBuf>,
+    /// Only print the heap bytes per cached object for this many realistic objects of each
+    /// kind (no control plane), then exit.
+    #[arg(long, value_name = "N")]
+    heap_view: Option<usize>,
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Some(n) = cli.heap_view {
+        return heap::run(n);
+    }
     let mut workloads = Vec::new();
     for name in &cli.workloads {
         match Workload::parse(name) {
