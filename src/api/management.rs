@@ -111,3 +111,65 @@ impl MgmtCluster {
         self.spec.internal == Some(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn condition(type_: &str, status: &str) -> Condition {
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: Some("R".into()),
+            message: Some("a long message".into()),
+            last_update_time: Some("2026-01-01T00:00:00Z".into()),
+            ..Condition::default()
+        }
+    }
+
+    #[test]
+    fn the_cache_keeps_the_type_and_status_of_the_conditions_drover_reads() {
+        let mut mgmt = MgmtCluster::new("c-1", MgmtClusterSpec::default());
+        mgmt.status = Some(MgmtClusterStatus {
+            conditions: Some(vec![
+                condition("Pending", "False"),
+                condition("Ready", "True"),
+                condition("Provisioned", "True"),
+                condition("Connected", "False"),
+                condition("AgentDeployed", "True"),
+            ]),
+        });
+        mgmt.keep_read_conditions();
+        let kept: Vec<(&str, &str)> = mgmt
+            .conditions()
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("Ready", "True"),
+                ("Connected", "False"),
+                ("AgentDeployed", "True")
+            ]
+        );
+        assert!(mgmt.conditions().iter().all(|c| c.message.is_none()));
+    }
+
+    #[test]
+    fn a_present_list_stays_present_and_an_absent_one_absent() {
+        let mut mgmt = MgmtCluster::new("c-1", MgmtClusterSpec::default());
+        mgmt.status = Some(MgmtClusterStatus {
+            conditions: Some(vec![condition("Provisioned", "True")]),
+        });
+        mgmt.keep_read_conditions();
+        assert_eq!(
+            mgmt.status.as_ref().and_then(|s| s.conditions.as_deref()),
+            Some(&[][..])
+        );
+        let mut bare = MgmtCluster::new("c-2", MgmtClusterSpec::default());
+        bare.status = Some(MgmtClusterStatus { conditions: None });
+        bare.keep_read_conditions();
+        assert_eq!(bare.status, Some(MgmtClusterStatus { conditions: None }));
+    }
+}
