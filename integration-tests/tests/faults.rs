@@ -170,7 +170,7 @@ async fn an_object_that_does_not_fit_is_skipped_and_reported_once_while_the_rest
     let ns = "faults";
     create_namespace(&client, ns).await?;
 
-    // Shapes that do not fit drover's types, one per kind (the issue's `agentEnvVars:
+    // Shapes that do not fit drover's types, one per kind (`agentEnvVars:
     // [{"value": "v"}]` fits now: Kubernetes' types fill a missing name with "").
     let bad_mgmt = create_raw::<MgmtCluster>(
         &client,

@@ -1,5 +1,9 @@
 //! Leader election through a `coordination.k8s.io` Lease, driving [`Leadership`].
 //!
+//! The loop is drover's own rather than a Lease crate's: fencing needs the instant each renewal
+//! was sent and the hold it bought, and a write deadline derived from them, which the crates
+//! that acquire and renew Leases do not expose.
+//!
 //! # Timing
 //!
 //! With `D` = [`LEASE_DURATION`] (15 s), `R` = [`RENEW_EVERY`] (5 s) and `S` = [`SAFETY`] (2 s):
