@@ -1,7 +1,10 @@
 //! The estate the faults hit: prov clusters (with their provisioner's kubeconfig secrets and an
 //! agent that connects their mgmt clusters), legacy mgmt clusters, and workspaces.
 
+use std::time::Duration;
+
 use anyhow::Result;
+use backon::{ExponentialBuilder, Retryable};
 use drover::consts::DEFAULT_WORKSPACE;
 use futures::TryStreamExt;
 use kube::Client;
@@ -33,16 +36,37 @@ pub fn workspace_name(i: usize) -> String {
     format!("chaos-ws-{i}")
 }
 
-/// Runs `f` for every item, `CONCURRENCY` at a time; the first error ends it.
+/// Runs `f` for every item, `CONCURRENCY` at a time; the first error that outlasts
+/// [`retrying`] ends it.
 async fn each<I, F, Fut>(items: I, f: F) -> Result<()>
 where
     I: IntoIterator<Item = usize>,
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<()>>,
 {
+    let f = &f;
     futures::stream::iter(items.into_iter().map(Ok))
-        .try_for_each_concurrent(CONCURRENCY, f)
+        .try_for_each_concurrent(CONCURRENCY, |i| retrying(move || f(i)))
         .await
+}
+
+/// Runs `step` until it succeeds, for about three minutes, as a user tries again while a fault
+/// makes the API server fail (a stopped API server answers its queued requests with 500s and
+/// 504s when it goes on). A create that landed although its answer was lost comes back as
+/// "already exists" and counts as done.
+async fn retrying<F, Fut>(step: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let policy = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_times(40);
+    match step.retry(policy).when(|e| !already_exists(e)).await {
+        Err(e) if already_exists(&e) => Ok(()),
+        other => other,
+    }
 }
 
 /// Prov clusters `range` in `fleet-default`, each after its kubeconfig secret.
@@ -119,7 +143,8 @@ impl Agent {
                 .for_each_concurrent(8, |name| {
                     let client = client.clone();
                     async move {
-                        if let Err(error) = fixtures::connect_mgmt(&client, &name).await {
+                        let connect = || fixtures::connect_mgmt(&client, &name);
+                        if let Err(error) = retrying(connect).await {
                             eprintln!("chaos agent: {error:#}");
                         }
                     }
