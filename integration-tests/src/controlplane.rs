@@ -297,21 +297,10 @@ impl TestEnv {
                 .ok_or_else(|| anyhow!("no kube-apiserver"))?;
             apiserver.restart()?;
         }
-        let client = self.client()?;
-        wait_until(
+        apiserver_ready(
             &self.running,
-            "kube-apiserver to be ready again (/readyz)",
-            READY_TIMEOUT,
-            || {
-                let client = client.clone();
-                async move {
-                    let request = http::Request::get("/readyz").body(Vec::new())?;
-                    Ok(client
-                        .request_text(request)
-                        .await
-                        .is_ok_and(|body| body.trim() == "ok"))
-                }
-            },
+            &self.client()?,
+            "kube-apiserver to be ready again",
         )
         .await
     }
@@ -781,22 +770,7 @@ async fn launch(
 
     let config = client_config(&kubeconfig).await?;
     let client = Client::try_from(config.clone()).context("building the admin client")?;
-    wait_until(
-        running,
-        "kube-apiserver to be ready (/readyz)",
-        READY_TIMEOUT,
-        || {
-            let client = client.clone();
-            async move {
-                let request = http::Request::get("/readyz").body(Vec::new())?;
-                Ok(client
-                    .request_text(request)
-                    .await
-                    .is_ok_and(|body| body.trim() == "ok"))
-            }
-        },
-    )
-    .await?;
+    apiserver_ready(running, &client, "kube-apiserver to be ready").await?;
     let apiserver_ready = began.elapsed();
 
     let controller_manager_args = vec![
@@ -894,6 +868,22 @@ fn start_component(
 
 /// Polls `check` every 100 ms until it returns true, failing when a component exits or the
 /// timeout passes. Errors from `check` count as "not yet"; the last one is reported on timeout.
+/// Waits until kube-apiserver's `/readyz` answers `ok`.
+async fn apiserver_ready(running: &Slot<Running>, client: &Client, what: &str) -> Result<()> {
+    let what = format!("{what} (/readyz)");
+    wait_until(running, &what, READY_TIMEOUT, || {
+        let client = client.clone();
+        async move {
+            let request = http::Request::get("/readyz").body(Vec::new())?;
+            Ok(client
+                .request_text(request)
+                .await
+                .is_ok_and(|body| body.trim() == "ok"))
+        }
+    })
+    .await
+}
+
 async fn wait_until<F, Fut>(
     running: &Slot<Running>,
     what: &str,
