@@ -131,9 +131,16 @@ pub struct DroverProcess {
 }
 
 impl DroverProcess {
-    /// Starts `binary run` against `env` with `--concurrency concurrency`; its log goes to `log`.
-    pub fn spawn(env: &TestEnv, binary: &Path, concurrency: usize, log: &Path) -> Result<Self> {
-        Self::spawn_with(env, binary, concurrency, log, &[])
+    /// Starts `binary run` against `env` with `--concurrency concurrency` and the variables
+    /// `vars` in its environment; its log goes to `log`.
+    pub fn spawn(
+        env: &TestEnv,
+        binary: &Path,
+        concurrency: usize,
+        vars: &[(String, String)],
+        log: &Path,
+    ) -> Result<Self> {
+        Self::spawn_with(env, binary, concurrency, vars, log, &[])
     }
 
     /// [`Self::spawn`] with more arguments to `drover run`.
@@ -141,6 +148,7 @@ impl DroverProcess {
         env: &TestEnv,
         binary: &Path,
         concurrency: usize,
+        vars: &[(String, String)],
         log: &Path,
         more: &[&str],
     ) -> Result<Self> {
@@ -151,7 +159,11 @@ impl DroverProcess {
             );
         }
         let started = Instant::now();
-        let child = DroverCommand::with_binary(env, binary)
+        let mut command = DroverCommand::with_binary(env, binary);
+        for (key, value) in vars {
+            command = command.env(key, value);
+        }
+        let child = command
             .args(&[&format!("--concurrency={concurrency}")])
             .args(more)
             .log_level("warn")

@@ -51,6 +51,14 @@ struct Cli {
     /// The drover binary; `target/release/drover` by default.
     #[arg(long)]
     drover: Option<PathBuf>,
+    /// A variable added to the environment of every drover process the benchmark starts,
+    /// `KEY=VALUE`; repeatable. For allocator settings (`MALLOC_ARENA_MAX=2`) or a heap profile:
+    /// `LD_PRELOAD=/usr/lib/heaptrack/libheaptrack_preload.so` with
+    /// `DUMP_HEAPTRACK_OUTPUT=/tmp/drover.$$` writes heaptrack's raw data per process (`$$` is
+    /// its pid), which `heaptrack_interpret` turns into a file for `heaptrack_print`. drover
+    /// stays the benchmark's child, so its signals and usage figures are its own.
+    #[arg(long = "drover-env", value_name = "KEY=VALUE", value_parser = key_value)]
+    drover_env: Vec<(String, String)>,
     /// Where the JSON report goes; `target/bench/report.json` by default.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -88,6 +96,7 @@ fn main() -> Result<()> {
         changes: cli.changes,
         floor: !cli.no_floor,
         drover_binary: cli.drover.unwrap_or_else(child::release_binary),
+        drover_env: cli.drover_env,
         log_dir: cli.log_dir.unwrap_or_else(|| bench_dir.join("logs")),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -99,4 +108,12 @@ fn main() -> Result<()> {
     report.write_json(&path)?;
     println!("report written to {}", path.display());
     Ok(())
+}
+
+/// `KEY=VALUE` of `--drover-env`.
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }

@@ -92,6 +92,10 @@ pub struct WorkloadReport {
     pub idle_writes: Option<u64>,
     /// Highest VmHWM of the drover processes of the run.
     pub peak_rss_mib: Option<f64>,
+    /// VmHWM of the first start, which does the whole convergence.
+    pub first_peak_rss_mib: Option<f64>,
+    /// Resident memory of the first start once converged and quiet (just before it stops).
+    pub converged_rss_mib: Option<f64>,
     /// CPU seconds of the drover process from its start until convergence.
     pub cpu_s: Option<f64>,
     pub latency_p50_ms: Option<f64>,
@@ -243,6 +247,18 @@ impl Report {
                 num(w.peak_rss_mib, 1),
                 &format!("<= {TARGET_PEAK_RSS_MIB}"),
                 w.peak_rss_mib.map(|v| v <= TARGET_PEAK_RSS_MIB),
+            );
+            row(
+                "  first start peak RSS MiB",
+                num(w.first_peak_rss_mib, 1),
+                "",
+                None,
+            );
+            row(
+                "  RSS once converged MiB",
+                num(w.converged_rss_mib, 1),
+                "",
+                None,
             );
             row("CPU s (to convergence)", num(w.cpu_s, 2), "", None);
             row("  CPU ms per object", num(w.cpu_ms_per_object, 3), "", None);

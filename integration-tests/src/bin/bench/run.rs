@@ -44,6 +44,8 @@ pub struct Options {
     pub floor: bool,
     /// The drover binary to run as a child process.
     pub drover_binary: PathBuf,
+    /// Variables added to the environment of every drover process (`--drover-env`).
+    pub drover_env: Vec<(String, String)>,
     /// Where drover's logs go, one file per process.
     pub log_dir: PathBuf,
 }
@@ -223,6 +225,7 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
         &env,
         binary,
         options.concurrency,
+        &options.drover_env,
         &log_path(options, workload, "first"),
     )?;
     let ready_timeout = Duration::from_secs(300);
@@ -284,7 +287,10 @@ async fn run_workload(workload: Workload, options: &Options) -> Result<WorkloadR
     let mut idle = Writes::new();
     tokio::time::sleep(third).await;
     accumulate(&mut idle, &difference(&drover.writes().await?, &writes));
-    let mut peak = drover.stop(Duration::from_secs(30))?.peak_rss_mib;
+    let first = drover.stop(Duration::from_secs(30))?;
+    figures.first_peak_rss_mib = Some(first.peak_rss_mib);
+    figures.converged_rss_mib = Some(first.rss_mib);
+    let mut peak = first.peak_rss_mib;
 
     let resync = start_in_process(&env, options.concurrency)?;
     tokio::time::sleep(third).await;
@@ -350,6 +356,7 @@ async fn measure_restart(
         env,
         &options.drover_binary,
         options.concurrency,
+        &options.drover_env,
         &log_path(options, workload, what),
         args,
     )?;
@@ -390,6 +397,7 @@ async fn baseline_rss(
         env,
         binary,
         options.concurrency,
+        &options.drover_env,
         &log_path(options, workload, "baseline"),
     )?;
     drover.wait_ready(Duration::from_secs(60)).await?;
