@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::runtime::events::EventSender;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use dashmap::DashMap;
 use kube::Client;
-use kube::runtime::events::Recorder;
 
 use crate::config::Config;
 use crate::runtime::leadership::Leadership;
@@ -19,7 +19,7 @@ pub struct Context {
     pub config: Config,
     pub stores: Stores,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    pub recorder: EventSender,
     pub leadership: Leadership,
     /// Surfacing writes ahead of bookkeeping writes.
     pub priority: Arc<Priority>,
@@ -42,7 +42,7 @@ impl Context {
         config: Config,
         stores: Stores,
         metrics: Arc<Metrics>,
-        recorder: Recorder,
+        recorder: EventSender,
         leadership: Leadership,
     ) -> Self {
         let permits = usize::from(config.concurrency.max(1));

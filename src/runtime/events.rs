@@ -26,14 +26,31 @@ fn within_note_limit(mut message: String) -> String {
     message
 }
 
-pub fn recorder(client: kube::Client, instance: Option<String>) -> Recorder {
-    Recorder::new(
+/// Sends drover's Events. Each one goes out through a `Recorder` of its own: a `Recorder` keeps
+/// every Event it sent for six minutes, to send a repeat as a series, in a map that keeps its
+/// capacity once the entries expire (about 4 KB per Event: 9 MB after the creates of 2000
+/// clusters). drover reports a lasting state once ([`Context::publish_on_change`]), so the
+/// cache bought nothing but memory.
+#[derive(Clone)]
+pub struct EventSender {
+    client: kube::Client,
+    reporter: Reporter,
+}
+
+impl EventSender {
+    fn recorder(&self) -> Recorder {
+        Recorder::new(self.client.clone(), self.reporter.clone())
+    }
+}
+
+pub fn recorder(client: kube::Client, instance: Option<String>) -> EventSender {
+    EventSender {
         client,
-        Reporter {
+        reporter: Reporter {
             controller: crate::consts::FIELD_MANAGER.into(),
             instance,
         },
-    )
+    }
 }
 
 /// What [`Context::publish_to_on_change`] remembers a notice by: the object (its UID, or its
@@ -137,7 +154,7 @@ fn event(note: Notice) -> Event {
 async fn send(
     leadership: &crate::runtime::leadership::Leadership,
     metrics: &crate::runtime::metrics::Metrics,
-    recorder: &Recorder,
+    events: &EventSender,
     target: &ObjectReference,
     event: Event,
 ) {
@@ -146,6 +163,7 @@ async fn send(
         return;
     };
     metrics.write("events.k8s.io", "Event", "create");
+    let recorder = events.recorder();
     match tokio::time::timeout(deadline, recorder.publish(&event, target)).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => warn!(%error, reason = %event.reason, "failed to publish event"),
