@@ -30,9 +30,13 @@ fn key_of<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectRef<K> {
     }
 }
 
+/// One object's key, shared by every entry that names it: an index keeps one copy of each
+/// object's name and namespace however many keys find it.
+type Shared<K> = Arc<ObjectRef<K>>;
+
 struct Maps<K: Resource<DynamicType = ()>, T> {
-    by_key: HashMap<T, HashSet<ObjectRef<K>>>,
-    keys_of: HashMap<ObjectRef<K>, Vec<T>>,
+    by_key: HashMap<T, HashSet<Shared<K>>>,
+    keys_of: HashMap<Shared<K>, Box<[T]>>,
 }
 
 impl<K: Resource<DynamicType = ()>, T: Hash + Eq + Clone> Default for Maps<K, T> {
@@ -50,13 +54,14 @@ impl<K: Resource<DynamicType = ()>, T: Hash + Eq + Clone> Maps<K, T> {
         if keys.is_empty() {
             return;
         }
+        let obj = Arc::new(obj);
         for key in &keys {
             self.by_key
                 .entry(key.clone())
                 .or_default()
                 .insert(obj.clone());
         }
-        self.keys_of.insert(obj, keys);
+        self.keys_of.insert(obj, keys.into_boxed_slice());
     }
 
     fn remove(&mut self, obj: &ObjectRef<K>) {
@@ -140,7 +145,7 @@ where
             .live
             .by_key
             .get(key)
-            .map(|objs| objs.iter().cloned().collect())
+            .map(|objs| objs.iter().map(|obj| obj.as_ref().clone()).collect())
             .unwrap_or_default()
     }
 
