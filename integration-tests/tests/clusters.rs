@@ -375,10 +375,10 @@ async fn shuffled_tolerations_give_one_sorted_list_and_ten_reconciles_write_noth
         toleration("a", "NoSchedule"),
     ];
     mgmt.spec.fleet_agent_deployment_customization =
-        Some(drover::api::AgentDeploymentCustomization {
+        Some(Box::new(drover::api::AgentDeploymentCustomization {
             append_tolerations: Some(shuffled),
             ..Default::default()
-        });
+        }));
     create_mgmt(&client, &mgmt).await?;
     eventually("prov cluster", CONVERGE, || {
         get_prov(&client, "fleet-default", &name)

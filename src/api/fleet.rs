@@ -38,11 +38,11 @@ pub struct FleetClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_tolerations: Option<Vec<Toleration>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_affinity: Option<Affinity>,
+    pub agent_affinity: Option<Box<Affinity>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_resources: Option<ResourceRequirements>,
+    pub agent_resources: Option<Box<ResourceRequirements>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_scheduling_customization: Option<AgentSchedulingCustomization>,
+    pub agent_scheduling_customization: Option<Box<AgentSchedulingCustomization>>,
     #[serde(
         default,
         rename = "privateRepoURL",

@@ -38,11 +38,11 @@ pub struct ProvClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_env_vars: Option<Vec<RkeEnvVar>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster_agent_deployment_customization: Option<AgentDeploymentCustomization>,
+    pub cluster_agent_deployment_customization: Option<Box<AgentDeploymentCustomization>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fleet_agent_deployment_customization: Option<AgentDeploymentCustomization>,
+    pub fleet_agent_deployment_customization: Option<Box<AgentDeploymentCustomization>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_deployment_customization: Option<WebhookDeploymentCustomization>,
+    pub webhook_deployment_customization: Option<Box<WebhookDeploymentCustomization>>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

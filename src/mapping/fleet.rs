@@ -272,13 +272,15 @@ pub fn desired_fleet_cluster(
             agent_env_vars: m.agent_env_vars.clone(),
             agent_namespace: internal.then(|| LOCAL_AGENT_NAMESPACE.to_string()),
             agent_tolerations: tolerations,
-            agent_affinity: Some(
+            agent_affinity: Some(Box::new(
                 fleet_agent
                     .and_then(|c| c.override_affinity.clone())
                     .unwrap_or_else(|| default_agent_affinity(&settings.agent_affinity_label)),
-            ),
-            agent_resources: fleet_agent.and_then(|c| c.override_resource_requirements.clone()),
-            agent_scheduling_customization: scheduling,
+            )),
+            agent_resources: fleet_agent
+                .and_then(|c| c.override_resource_requirements.clone())
+                .map(Box::new),
+            agent_scheduling_customization: scheduling.map(Box::new),
             agent_pull_secrets: Some(pull_secrets(&mgmt_name, registry.as_deref(), mgmt)),
             private_repo_url: registry,
             ..FleetClusterSpec::default()

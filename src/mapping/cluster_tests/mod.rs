@@ -10,20 +10,20 @@ use crate::api::{AgentDeploymentCustomization, ImportedConfig, MgmtClusterStatus
 use crate::api::{Condition, PodDisruptionBudgetSpec, WebhookDeploymentCustomization};
 use crate::fixtures::{MGMT_UID, PROV_UID, mgmt, prov, rancher_marks, string_map};
 
-fn tolerating(key: &str) -> AgentDeploymentCustomization {
-    AgentDeploymentCustomization {
+fn tolerating(key: &str) -> Box<AgentDeploymentCustomization> {
+    Box::new(AgentDeploymentCustomization {
         append_tolerations: Some(vec![Toleration {
             key: Some(key.into()),
             operator: Some("Exists".into()),
             ..Toleration::default()
         }]),
         ..AgentDeploymentCustomization::default()
-    }
+    })
 }
 
 /// A webhook customization with Rancher's webhook-only fields set: replicas and a budget.
-fn webhook(key: &str) -> WebhookDeploymentCustomization {
-    WebhookDeploymentCustomization {
+fn webhook(key: &str) -> Box<WebhookDeploymentCustomization> {
+    Box::new(WebhookDeploymentCustomization {
         replica_count: Some(3),
         append_tolerations: tolerating(key).append_tolerations,
         pod_disruption_budget: Some(PodDisruptionBudgetSpec {
@@ -31,7 +31,7 @@ fn webhook(key: &str) -> WebhookDeploymentCustomization {
             max_unavailable: Some("1".into()),
         }),
         ..WebhookDeploymentCustomization::default()
-    }
+    })
 }
 
 fn prov_env(name: &str, value: &str) -> RkeEnvVar {

@@ -250,7 +250,7 @@ fn without_an_override_the_agent_gets_the_default_affinity_on_the_configured_lab
     );
     assert_eq!(
         f.spec.agent_affinity,
-        Some(default_agent_affinity("example.com/fleet"))
+        Some(Box::new(default_agent_affinity("example.com/fleet")))
     );
 }
 
@@ -277,7 +277,7 @@ fn an_override_affinity_replaces_the_default() {
         desired(&prov("fleet-default", "prod").ready_as("c-m-abcdefgh"), &m)
             .spec
             .agent_affinity,
-        Some(anti)
+        Some(Box::new(anti))
     );
 }
 
@@ -302,7 +302,10 @@ fn agent_resources_are_the_mgmt_override() {
         },
     );
     let p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
-    assert_eq!(desired(&p, &m).spec.agent_resources, Some(resources));
+    assert_eq!(
+        desired(&p, &m).spec.agent_resources,
+        Some(Box::new(resources))
+    );
     assert_eq!(
         desired(&p, &downstream("c-m-abcdefgh", "fleet-default"))
             .spec
@@ -313,10 +316,10 @@ fn agent_resources_are_the_mgmt_override() {
 
 fn prov_scheduling(s: AgentSchedulingCustomization) -> ProvCluster {
     let mut p = prov("fleet-default", "prod").ready_as("c-m-abcdefgh");
-    p.spec.fleet_agent_deployment_customization = Some(AgentDeploymentCustomization {
+    p.spec.fleet_agent_deployment_customization = Some(Box::new(AgentDeploymentCustomization {
         scheduling_customization: Some(s),
         ..AgentDeploymentCustomization::default()
-    });
+    }));
     p
 }
 
@@ -342,7 +345,7 @@ fn a_prov_priority_class_or_disruption_budget_is_the_agent_scheduling_customizat
             desired(&prov_scheduling(s.clone()), &m)
                 .spec
                 .agent_scheduling_customization,
-            Some(s)
+            Some(Box::new(s))
         );
     }
 }

@@ -47,7 +47,7 @@ fn local_mgmt() -> MgmtCluster {
 }
 
 fn with_fleet_agent(mut m: MgmtCluster, c: AgentDeploymentCustomization) -> MgmtCluster {
-    m.spec.fleet_agent_deployment_customization = Some(c);
+    m.spec.fleet_agent_deployment_customization = Some(Box::new(c));
     m
 }
 

@@ -57,10 +57,11 @@ fn an_upstream_fleet_cluster_is_read_for_the_fields_drover_models() {
 fn a_desired_fleet_cluster_serialises_without_fields_other_actors_own() {
     let existing = upstream_fleet_cluster();
     let mut local = with_imported_config(local_mgmt(), Some("mgmt.example.com"), &["regcred"]);
-    local.spec.fleet_agent_deployment_customization = Some(AgentDeploymentCustomization {
-        append_tolerations: Some(vec![toleration("a", None, "Exists", None)]),
-        ..AgentDeploymentCustomization::default()
-    });
+    local.spec.fleet_agent_deployment_customization =
+        Some(Box::new(AgentDeploymentCustomization {
+            append_tolerations: Some(vec![toleration("a", None, "Exists", None)]),
+            ..AgentDeploymentCustomization::default()
+        }));
     let cases = [
         (
             prov("fleet-default", "prod").ready_as("c-m-abcdefgh"),
