@@ -53,8 +53,8 @@ struct Cli {
     drover: Option<PathBuf>,
     /// A variable added to the environment of every drover process the benchmark starts,
     /// `KEY=VALUE`; repeatable. For allocator settings (`MALLOC_ARENA_MAX=2`) or a heap profile:
-    /// `LD_PRELOAD=/usr/lib/heaptrack/libheaptrack_preload.so` with
-    /// `DUMP_HEAPTRACK_OUTPUT=/tmp/drover.$$` writes heaptrack's raw data per process (`$$` is
+    /// `LD_PRELOAD=<heaptrack's libheaptrack_preload.so>` with
+    /// `DUMP_HEAPTRACK_OUTPUT=drover.$$` writes heaptrack's raw data per process (`$$` is
     /// its pid), which `heaptrack_interpret` turns into a file for `heaptrack_print`. drover
     /// stays the benchmark's child, so its signals and usage figures are its own.
     #[arg(long = "drover-env", value_name = "KEY=VALUE", value_parser = key_value)]
