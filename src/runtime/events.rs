@@ -116,9 +116,8 @@ impl Context {
         .await;
     }
 
-    /// Publishes an Event announcing work already visible (a create): bookkeeping, so it waits
-    /// in a task of its own until surfacing writes have gone quiet ([`Priority`]), at most
-    /// [`crate::runtime::priority::MAX_DEFERRAL`].
+    /// Publishes an Event announcing work already visible (a create): bookkeeping, so while
+    /// surfacing writes go on it waits its turn in a task of its own ([`Priority`]).
     ///
     /// [`Priority`]: crate::runtime::priority::Priority
     pub fn publish_after_surfacing<K: Resource<DynamicType = ()>>(&self, obj: &K, note: Notice) {

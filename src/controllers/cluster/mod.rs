@@ -162,7 +162,7 @@ pub fn controller(
             }),
         );
     }
-    // Bookkeeping parked while surfacing went on resumes once it is quiet (§C6, surfacing first).
+    // Bookkeeping parked while surfacing goes on resumes when its turn comes (surfacing first).
     let woken = pending.track(|r: ObjectRef<ProvCluster>| Some(r));
     controller = controller.reconcile_on(
         ctx.priority
@@ -172,8 +172,8 @@ pub fn controller(
     let priority = ctx.priority.clone();
     let run = runner::drive(NAME, controller, pending, ctx, shutdown, reconcile);
     Box::pin(async move {
-        let waker = std::pin::pin!(priority.wake_parked_when_quiet());
-        futures::future::select(run, waker).await;
+        let turns = std::pin::pin!(priority.hand_out_turns());
+        futures::future::select(run, turns).await;
     })
 }
 
