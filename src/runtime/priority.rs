@@ -14,7 +14,9 @@
 //! - While surfacing goes on, the line moves by one for every [`SHARE`] surfacing writes sent:
 //!   bookkeeping gets a fixed share of the writes, however long surfacing lasts, so neither
 //!   starves (a parked object is reconciled again when its turn comes, [`Priority::wakeups`]).
-//!   Once no surfacing has gone on for [`QUIET`], the whole line goes. [`MAX_DEFERRAL`] is a
+//!   Once no surfacing has gone on for [`QUIET`], the line goes, [`QUIET_BATCH`] per [`QUIET`]:
+//!   a lull can be the surfacing pipeline waiting on its own watches, and surfacing that
+//!   resumes must not find all of bookkeeping ahead of it. [`MAX_DEFERRAL`] is a
 //!   backstop for a surfacing that neither sends nor ends; it does not pace anything.
 //!
 //! An earlier version let every waiter go after 20 s whatever surfacing did: with 10,000
@@ -39,6 +41,8 @@ use crate::api::ProvCluster;
 pub const QUIET: Duration = Duration::from_millis(100);
 /// While surfacing goes on, one bookkeeping turn for every `SHARE` surfacing writes sent.
 pub const SHARE: usize = 8;
+/// While surfacing is quiet, the waiting bookkeeping handed out per [`QUIET`].
+pub const QUIET_BATCH: usize = 256;
 /// The longest bookkeeping waits when surfacing neither sends nor ends (a backstop).
 pub const MAX_DEFERRAL: Duration = Duration::from_secs(300);
 
@@ -180,7 +184,7 @@ impl Priority {
     }
 
     /// Hands out bookkeeping turns: one per [`SHARE`] surfacing writes while surfacing goes on,
-    /// all once it has been quiet for [`QUIET`]. Runs until the controllers stop.
+    /// [`QUIET_BATCH`] per [`QUIET`] once it has been quiet. Runs until the controllers stop.
     pub async fn hand_out_turns(&self) {
         loop {
             let changed = self.changed.notified();
@@ -191,8 +195,16 @@ impl Priority {
     }
 
     fn hand_out(&self, quiet: bool) {
+        let mut batch = QUIET_BATCH;
         loop {
-            if !quiet {
+            if quiet {
+                // A lull may be the surfacing pipeline waiting on its watches: the line goes in
+                // batches, so surfacing that resumes is not stuck behind all of it.
+                if batch == 0 {
+                    return;
+                }
+                batch -= 1;
+            } else {
                 let earned = self
                     .turns
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| t.checked_sub(1));
