@@ -3,7 +3,7 @@
 //! fault the invariants, read from the objects and the API server's audit log:
 //!
 //! - no duplicate counterparts (two objects of one kind carrying one owner UID);
-//! - no delete by a replica that the scenario did not ask for;
+//! - no delete by a replica that the scenario did not ask for ([`Asked`]);
 //! - one writer per Lease term (no write received while another replica held the Lease, none
 //!   answered after another took it);
 //! - convergence: `drover inspect` exits 0 within [`Options::converge_bound`];
@@ -13,6 +13,7 @@
 //! Runs are seeded: the seed picks the write counts at which leaders are killed and which killed
 //! replicas restart at once.
 
+pub mod access;
 pub mod invariants;
 pub mod replica;
 pub mod report;
@@ -21,18 +22,34 @@ pub mod workload;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
-use drover::api::{MgmtCluster, ProvCluster};
+use anyhow::{Context as _, Result, bail, ensure};
+use drover::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
 use drover::consts::DEFAULT_WORKSPACE;
+use drover::consts::reasons::workspace as reasons;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 
-use crate::{Options as EnvOptions, TestEnv, User, audit, eventually};
+use crate::{Options as EnvOptions, TestEnv, User, audit, eventually, fixtures};
 use replica::{LEASE_NAME, LEASE_NAMESPACE, Replica, leader};
 use report::{Outcome, Report};
+
+/// [`Scenario::ListWatchRevoked`]: the workspace deleted while drover cannot list prov
+/// clusters, the prov cluster in its namespace, and the kind whose list and watch are revoked.
+const WS: &str = "chaos-revoked";
+const PROV: &str = "held";
+const RESOURCE: &str = "clusters.provisioning.cattle.io";
+
+/// The annotation the chart's admission policy `drover-rancher-crds` asks for before one of
+/// Rancher's CRDs may be deleted.
+const ALLOW_CRD_DELETION: &str = "drover.cattle.io/allow-deletion";
+
+/// `drover_watch_errors_total` of `resource`, as `/metrics` names the series.
+fn watch_errors(resource: &str) -> String {
+    format!(r#"drover_watch_errors_total{{resource="{resource}"}}"#)
+}
 
 /// The two replicas' API users (and Lease identities).
 pub const REPLICAS: [&str; 2] = ["drover-a", "drover-b"];
@@ -53,10 +70,30 @@ pub enum Scenario {
     BadObject,
     /// Fleet's Cluster CRD deleted and added again.
     CrdReadded,
+    /// List and watch of prov clusters revoked from drover's ClusterRole for two minutes (the API
+    /// server restarted at its start, so that no watch opened before goes on), while
+    /// a workspace is created, a prov cluster created in its namespace and the workspace
+    /// deleted. drover must not delete the namespace while it cannot list what it holds (the
+    /// namespace delete is decided from a live list, W7 and I4), must report the failing watch
+    /// (`/readyz` 503 naming the resource, `drover_watch_errors_total`), and once the permission
+    /// is back must hold the workspace with its finalizer and say why (the namespace holds a prov
+    /// cluster). Then the scenario deletes the prov cluster, as the user who wants the workspace
+    /// gone would, and the deletion goes on. Deletes asked for: the prov cluster's mgmt cluster
+    /// and Fleet cluster (received after the prov delete), and the namespace, only once the
+    /// audit log shows its last prov and Fleet cluster gone (received after drover released the
+    /// prov cluster's finalizer and after the Fleet cluster's delete completed).
+    ListWatchRevoked,
+    /// The FleetWorkspace CRD deleted (every workspace with it) and added again. drover only
+    /// releases its finalizers (I7): no delete by drover at all (no namespace, no cluster, no
+    /// RBAC). After the re-add drover creates the default workspaces again (W3), and the
+    /// workspaces that went with the CRD are applied again by the scenario, as an operator
+    /// restoring them from their manifests would; their namespaces, which drover made for the
+    /// workspaces of the same names, must serve them without a delete.
+    RancherCrdReadded,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 9] = [
         Self::LeaderKills,
         Self::ApiserverRestart,
         Self::EtcdStopped,
@@ -64,6 +101,8 @@ impl Scenario {
         Self::ApiserverStoppedLong,
         Self::BadObject,
         Self::CrdReadded,
+        Self::ListWatchRevoked,
+        Self::RancherCrdReadded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +114,8 @@ impl Scenario {
             Self::ApiserverStoppedLong => "apiserver-stopped-90s",
             Self::BadObject => "bad-object",
             Self::CrdReadded => "fleet-crd-readded",
+            Self::ListWatchRevoked => "list-watch-revoked-120s",
+            Self::RancherCrdReadded => "workspace-crd-readded",
         }
     }
 
@@ -131,6 +172,8 @@ struct Run<'a> {
     options: &'a Options,
     /// The next prov cluster number to create.
     next_prov: usize,
+    /// The deletes the running scenario asked for.
+    asked: Vec<Asked>,
     _agent: workload::Agent,
 }
 
@@ -141,7 +184,7 @@ pub async fn run(options: &Options) -> Result<Report> {
         .with_context(|| format!("creating {}", options.log_dir.display()))?;
     let env = TestEnv::start_with(EnvOptions {
         audit: true,
-        users: REPLICAS.iter().map(|u| User::admin(u)).collect(),
+        users: REPLICAS.iter().map(|u| User::plain(u)).collect(),
     })
     .await?;
     let client = env.client()?;
@@ -157,6 +200,8 @@ pub async fn run(options: &Options) -> Result<Report> {
             },
         )
         .await?;
+    // The replicas may do what the chart lets drover do, and nothing else.
+    access::grant(&client, &REPLICAS).await?;
     let mut replicas = Vec::new();
     for user in REPLICAS {
         replicas.push(Replica::start(&env, user, &options.log_dir, &[])?);
@@ -172,6 +217,7 @@ pub async fn run(options: &Options) -> Result<Report> {
         rng: Rng::new(options.seed),
         options,
         next_prov: 0,
+        asked: Vec::new(),
         _agent: workload::Agent::start(client.clone()),
     };
     // The estate every scenario starts from: legacy clusters and workspaces, converged.
@@ -244,29 +290,42 @@ impl Run<'_> {
         let since = Timestamp::now();
         let started = Instant::now();
         let mut figures = Vec::new();
-        match scenario {
-            Scenario::LeaderKills => self.leader_kills(&mut figures).await?,
-            Scenario::ApiserverRestart => {
-                let creating = self.more_provs(self.batch());
-                self.mid_convergence().await?;
-                self.env.restart_apiserver().await?;
-                creating.await??;
+        self.asked.clear();
+        // A fault that does not go as the scenario expects is that scenario's failure; the
+        // invariants are checked all the same and the next scenario runs.
+        let fault: Result<()> = async {
+            match scenario {
+                Scenario::LeaderKills => self.leader_kills(&mut figures).await?,
+                Scenario::ApiserverRestart => {
+                    let creating = self.more_provs(self.batch());
+                    self.mid_convergence().await?;
+                    self.env.restart_apiserver().await?;
+                    creating.await??;
+                }
+                Scenario::EtcdStopped => {
+                    self.stopped("etcd", Duration::from_secs(30)).await?;
+                }
+                Scenario::ApiserverStopped => {
+                    self.stopped("kube-apiserver", Duration::from_secs(60))
+                        .await?;
+                }
+                Scenario::ApiserverStoppedLong => {
+                    self.stopped("kube-apiserver", Duration::from_secs(90))
+                        .await?;
+                }
+                Scenario::BadObject => self.bad_object(&mut figures).await?,
+                Scenario::CrdReadded => self.fleet_crd_readded().await?,
+                Scenario::ListWatchRevoked => self.list_watch_revoked(&mut figures).await?,
+                Scenario::RancherCrdReadded => self.workspace_crd_readded(&mut figures).await?,
             }
-            Scenario::EtcdStopped => {
-                self.stopped("etcd", Duration::from_secs(30)).await?;
-            }
-            Scenario::ApiserverStopped => {
-                self.stopped("kube-apiserver", Duration::from_secs(60))
-                    .await?;
-            }
-            Scenario::ApiserverStoppedLong => {
-                self.stopped("kube-apiserver", Duration::from_secs(90))
-                    .await?;
-            }
-            Scenario::BadObject => self.bad_object(&mut figures).await?,
-            Scenario::CrdReadded => self.fleet_crd_readded().await?,
+            Ok(())
         }
+        .await;
         let mut outcome = self.check(scenario.name(), since, started, figures).await?;
+        if let Err(error) = fault {
+            outcome.passed = false;
+            outcome.failures.insert(0, format!("{error:#}"));
+        }
         outcome.seconds = started.elapsed().as_secs_f64();
         Ok(outcome)
     }
@@ -452,6 +511,238 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The part of [`Scenario::ListWatchRevoked`] while drover may not list or watch prov
+    /// clusters.
+    async fn while_revoked(
+        &mut self,
+        revoked_for: Duration,
+        figures: &mut Vec<(String, String)>,
+    ) -> Result<()> {
+        // RBAC is checked when a request starts: a watch that is open goes on delivering after
+        // its permission is gone, until it ends (the API server ends watches after 5 to 10
+        // minutes). The API server is restarted so that every watch starts again now, and is
+        // refused.
+        self.env.restart_apiserver().await?;
+        let revoked = Instant::now();
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let workspaces: Api<FleetWorkspace> = Api::all(self.client.clone());
+        let provs: Api<ProvCluster> = Api::namespaced(self.client.clone(), WS);
+        let i = self.leader(Duration::from_secs(60)).await?;
+        let errors_before = self.replicas[i].metric(&watch_errors(RESOURCE)).await?;
+        let creating = self.more_provs(self.batch());
+        fixtures::create_workspace(&self.client, WS).await?;
+        eventually(
+            "drover to create the new workspace's namespace",
+            Duration::from_secs(60),
+            || async { Ok(namespaces.get_opt(WS).await?.map(|_| ())) },
+        )
+        .await?;
+        fixtures::create_kubeconfig_secret(&self.client, WS, PROV).await?;
+        fixtures::create_prov(&self.client, &fixtures::prov_cluster(WS, PROV)).await?;
+        workspaces.delete(WS, &DeleteParams::default()).await?;
+        // Both replicas watch (the standby keeps its cache warm): both must say so.
+        let mut unready_after = Vec::new();
+        for r in &self.replicas {
+            let (_, body) = eventually(
+                &format!("drover {} to report the failing watch on /readyz", r.user),
+                revoked_for.saturating_sub(revoked.elapsed()),
+                || async {
+                    let (status, body) = r.get("/readyz").await?;
+                    Ok((status == 503).then_some((status, body)))
+                },
+            )
+            .await?;
+            ensure!(
+                body.contains(RESOURCE),
+                "/readyz of {} does not name {RESOURCE}: {body}",
+                r.user
+            );
+            unready_after.push(format!("{:.0}", revoked.elapsed().as_secs_f64()));
+        }
+        let errors = self.replicas[i].metric(&watch_errors(RESOURCE)).await? - errors_before;
+        ensure!(errors >= 1.0, "no watch error of {RESOURCE} counted");
+        figures.push(("readyz 503 after s".into(), unready_after.join("/")));
+        figures.push(("watch errors".into(), format!("{errors:.0}")));
+        tokio::time::sleep(revoked_for.saturating_sub(revoked.elapsed())).await;
+        held(
+            &namespaces,
+            &provs,
+            "while drover could not list prov clusters",
+        )
+        .await?;
+        creating.await??;
+        Ok(())
+    }
+
+    /// [`Scenario::ListWatchRevoked`].
+    async fn list_watch_revoked(&mut self, figures: &mut Vec<(String, String)>) -> Result<()> {
+        let revoked_for = Duration::from_secs(120);
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let workspaces: Api<FleetWorkspace> = Api::all(self.client.clone());
+        let provs: Api<ProvCluster> = Api::namespaced(self.client.clone(), WS);
+        let rules =
+            access::revoke_list_watch(&self.client, "provisioning.cattle.io", "clusters").await?;
+        let revoked_phase = self.while_revoked(revoked_for, figures).await;
+        access::restore(&self.client, rules).await?;
+        let restored = Instant::now();
+        revoked_phase?;
+        // The workspace stays, held by drover's finalizer, and says what it waits for.
+        eventually(
+            "the workspace to say that its namespace holds a prov cluster",
+            self.options.converge_bound,
+            || async {
+                let Some(w) = workspaces.get_opt(WS).await? else {
+                    bail!("the workspace went while its namespace holds a prov cluster");
+                };
+                let waits = w
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| {
+                        c.type_ == "Stalled"
+                            && c.reason.as_deref() == Some(reasons::NAMESPACE_HOLDS_CLUSTERS)
+                            && c.message.as_deref().is_some_and(|m| m.contains(PROV))
+                    });
+                Ok(waits.then_some(()))
+            },
+        )
+        .await?;
+        figures.push((
+            "held after restore s".into(),
+            format!("{:.0}", restored.elapsed().as_secs_f64()),
+        ));
+        // drover picks the prov cluster up (mgmt cluster, Fleet cluster) like any other.
+        let mgmt = eventually(
+            "the held prov cluster's Fleet cluster",
+            self.options.converge_bound,
+            || async {
+                let prov = provs.get(PROV).await?;
+                let Some(mgmt) = prov.status.and_then(|s| s.cluster_name) else {
+                    return Ok(None);
+                };
+                let fleet = Api::<FleetCluster>::namespaced(self.client.clone(), WS)
+                    .get_opt(PROV)
+                    .await?;
+                Ok(fleet.map(|_| mgmt))
+            },
+        )
+        .await;
+        let mgmt = match mgmt {
+            Ok(m) => m,
+            Err(e) => {
+                let prov = provs.get(PROV).await?;
+                let mut cached = Vec::new();
+                for r in &self.replicas {
+                    cached.push(
+                        r.metric(
+                            r#"drover_cached_objects{resource="clusters.provisioning.cattle.io"}"#,
+                        )
+                        .await?,
+                    );
+                }
+                let inspect = invariants::converge(self.env, Duration::from_secs(1)).await?;
+                bail!(
+                    "{e:#}; prov status {:?}; cached prov clusters {cached:?}; inspect {inspect:?}",
+                    prov.status
+                );
+            }
+        };
+        held(&namespaces, &provs, "once drover could list them again").await?;
+        // The user who wants the workspace gone deletes what it holds.
+        let asked_at = Timestamp::now();
+        provs.delete(PROV, &DeleteParams::default()).await?;
+        let ask = |group, resource, namespace: Option<&str>, name: &str, emptied| Asked {
+            group,
+            resource,
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+            after: asked_at,
+            emptied,
+        };
+        self.asked = vec![
+            ask("management.cattle.io", "clusters", None, &mgmt, false),
+            ask("fleet.cattle.io", "clusters", Some(WS), PROV, false),
+            ask("", "namespaces", None, WS, true),
+        ];
+        let deleting = Instant::now();
+        eventually(
+            "the workspace and its namespace to go",
+            self.options.converge_bound,
+            || async {
+                let ws_gone = workspaces.get_opt(WS).await?.is_none();
+                let ns_going = namespaces
+                    .get_opt(WS)
+                    .await?
+                    .is_none_or(|n| n.metadata.deletion_timestamp.is_some());
+                Ok((ws_gone && ns_going).then_some(()))
+            },
+        )
+        .await?;
+        figures.push((
+            "workspace gone after s".into(),
+            format!("{:.0}", deleting.elapsed().as_secs_f64()),
+        ));
+        Ok(())
+    }
+
+    /// [`Scenario::RancherCrdReadded`].
+    async fn workspace_crd_readded(&mut self, figures: &mut Vec<(String, String)>) -> Result<()> {
+        let name = "fleetworkspaces.management.cattle.io";
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let workspaces: Api<FleetWorkspace> = Api::all(self.client.clone());
+        let before = workspaces.list(&ListParams::default()).await?.items.len();
+        figures.push(("workspaces deleted with the CRD".into(), before.to_string()));
+        let creating = self.more_provs(self.batch());
+        self.mid_convergence().await?;
+        // The chart's admission policy refuses the delete without this opt-in; the chaos
+        // control plane does not install the policy, the annotation is what an operator sets.
+        crds.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": {"annotations": {ALLOW_CRD_DELETION: "true"}}
+            })),
+        )
+        .await?;
+        crds.delete(name, &DeleteParams::default()).await?;
+        let deleted = Instant::now();
+        eventually(
+            "the FleetWorkspace CRD to be gone",
+            Duration::from_secs(120),
+            || async { Ok(crds.get_opt(name).await?.is_none().then_some(())) },
+        )
+        .await?;
+        figures.push((
+            "CRD gone after s".into(),
+            format!("{:.0}", deleted.elapsed().as_secs_f64()),
+        ));
+        let file = crate::crd_files()?
+            .into_iter()
+            .find(|f| f.ends_with(format!("{name}.yaml")))
+            .context("the FleetWorkspace CRD file")?;
+        self.env.apply_yaml_file(&file).await?;
+        eventually(
+            "the FleetWorkspace CRD to be established again",
+            Duration::from_secs(60),
+            || async {
+                let crd = crds.get(name).await?;
+                Ok(crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(()))
+            },
+        )
+        .await?;
+        // The operator applies the workspaces again.
+        workload::workspaces(&self.client, 0..self.options.workspaces).await?;
+        creating.await??;
+        Ok(())
+    }
+
     /// Checks the invariants after a scenario that began at `since`.
     async fn check(
         &mut self,
@@ -497,7 +788,10 @@ impl Run<'_> {
             .filter(|w| w.received >= since)
             .cloned()
             .collect();
-        let deletes = invariants::unasked_deletes(&in_scenario, &REPLICAS, |_| false);
+        let asked = &self.asked;
+        let deletes = invariants::unasked_deletes(&in_scenario, &REPLICAS, |w| {
+            asked.iter().any(|a| a.allows(w, &in_scenario))
+        });
         failures.extend(
             deletes
                 .into_iter()
@@ -531,5 +825,64 @@ impl Run<'_> {
             figures,
             failures,
         })
+    }
+}
+
+/// The namespace of [`WS`] exists and is not being deleted, and prov cluster [`PROV`] in it
+/// exists; `when` says when, for the message.
+async fn held(namespaces: &Api<Namespace>, provs: &Api<ProvCluster>, when: &str) -> Result<()> {
+    let ns = namespaces.get_opt(WS).await?;
+    ensure!(
+        ns.is_some_and(|n| n.metadata.deletion_timestamp.is_none()),
+        "namespace {WS} is gone or going {when}"
+    );
+    ensure!(
+        provs.get_opt(PROV).await?.is_some(),
+        "prov cluster {WS}/{PROV} is gone {when}"
+    );
+    Ok(())
+}
+
+/// A delete a scenario asked for, by a user's own delete or as its consequence per spec.md; any
+/// other delete by a replica fails the scenario.
+#[derive(Clone, Debug)]
+pub struct Asked {
+    pub group: &'static str,
+    pub resource: &'static str,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The delete is asked for only once it is received at or after this moment.
+    pub after: Timestamp,
+    /// A namespace: asked for only once the audit log shows every prov and Fleet cluster in it
+    /// gone (the last successful write by a replica to a prov cluster in it, which releases the
+    /// finalizer, and every Fleet cluster delete in it completed before the namespace delete was
+    /// received).
+    pub emptied: bool,
+}
+
+impl Asked {
+    fn allows(&self, delete: &audit::Write, writes: &[audit::Write]) -> bool {
+        let is_it = delete.group == self.group
+            && delete.resource == self.resource
+            && delete.subresource.is_none()
+            && delete.namespace == self.namespace
+            && delete.name.as_deref() == Some(self.name.as_str());
+        if !is_it || delete.received < self.after {
+            return false;
+        }
+        if !self.emptied {
+            return true;
+        }
+        let clusters_last_written = writes
+            .iter()
+            .filter(|w| w.succeeded() && REPLICAS.contains(&w.user.as_str()))
+            .filter(|w| w.namespace.as_deref() == Some(self.name.as_str()))
+            .filter(|w| {
+                (w.group == "provisioning.cattle.io" && w.resource == "clusters")
+                    || (w.group == "fleet.cattle.io" && w.resource == "clusters" && w.is_delete())
+            })
+            .map(|w| w.completed)
+            .max();
+        clusters_last_written.is_none_or(|last| delete.received >= last)
     }
 }

@@ -123,6 +123,13 @@ impl Replica {
         Ok(metric_sum(&body, "drover_api_writes_total"))
     }
 
+    /// The value of `series` (name and labels as `/metrics` prints them), 0 when absent.
+    pub async fn metric(&self, series: &str) -> Result<f64> {
+        let (status, body) = self.get("/metrics").await?;
+        ensure!(status == 200, "/metrics answered {status}");
+        Ok(crate::metric(&body, series).unwrap_or(0.0))
+    }
+
     pub async fn wait_ready(&self, timeout: Duration) -> Result<()> {
         eventually(
             &format!("drover {} to be ready", self.user),
