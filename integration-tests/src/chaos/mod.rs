@@ -737,6 +737,21 @@ impl Run<'_> {
             },
         )
         .await?;
+        let readded = Instant::now();
+        // drover lists the kind again: the default workspaces come back (W3).
+        let cached = format!(r#"drover_cached_objects{{resource="{name}"}}"#);
+        for r in &self.replicas {
+            eventually(
+                &format!("drover {} to cache workspaces again", r.user),
+                self.options.converge_bound,
+                || async { Ok((r.metric(&cached).await? >= 2.0).then_some(())) },
+            )
+            .await?;
+        }
+        figures.push((
+            "workspaces cached again after s".into(),
+            format!("{:.0}", readded.elapsed().as_secs_f64()),
+        ));
         // The operator applies the workspaces again.
         workload::workspaces(&self.client, 0..self.options.workspaces).await?;
         creating.await??;
