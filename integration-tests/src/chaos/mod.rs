@@ -46,6 +46,9 @@ const RESOURCE: &str = "clusters.provisioning.cattle.io";
 /// Rancher's CRDs may be deleted.
 const ALLOW_CRD_DELETION: &str = "drover.cattle.io/allow-deletion";
 
+/// The annotation by which a namespace's owner lets a new workspace take it (W6).
+const ALLOW_EXISTING_NAMESPACE: &str = drover::consts::annotations::ALLOW_EXISTING_NAMESPACE;
+
 /// `drover_watch_errors_total` of `resource`, as `/metrics` names the series.
 fn watch_errors(resource: &str) -> String {
     format!(r#"drover_watch_errors_total{{resource="{resource}"}}"#)
@@ -85,10 +88,12 @@ pub enum Scenario {
     ListWatchRevoked,
     /// The FleetWorkspace CRD deleted (every workspace with it) and added again. drover only
     /// releases its finalizers (I7): no delete by drover at all (no namespace, no cluster, no
-    /// RBAC). After the re-add drover creates the default workspaces again (W3), and the
-    /// workspaces that went with the CRD are applied again by the scenario, as an operator
-    /// restoring them from their manifests would; their namespaces, which drover made for the
-    /// workspaces of the same names, must serve them without a delete.
+    /// RBAC). After the re-add drover creates the default workspaces again (W3). The namespaces
+    /// left behind were made for workspaces that are gone (other UIDs), so drover hands none to
+    /// a new workspace of the same name (W6, I1); the scenario, as an operator restoring the
+    /// workspaces from their manifests, allows it on those namespaces and on `fleet-default`'s
+    /// (`field.cattle.io/allow-fleetworkspace-creation-for-existing-namespace`) and applies the
+    /// workspaces again. Converged: `drover inspect` exits 0 after that.
     RancherCrdReadded,
 }
 
@@ -635,10 +640,8 @@ impl Run<'_> {
                 let mut cached = Vec::new();
                 for r in &self.replicas {
                     cached.push(
-                        r.metric(
-                            r#"drover_cached_objects{resource="clusters.provisioning.cattle.io"}"#,
-                        )
-                        .await?,
+                        r.metric(&format!(r#"drover_cached_objects{{kind="{RESOURCE}"}}"#))
+                            .await?,
                     );
                 }
                 let inspect = invariants::converge(self.env, Duration::from_secs(1)).await?;
@@ -739,7 +742,7 @@ impl Run<'_> {
         .await?;
         let readded = Instant::now();
         // drover lists the kind again: the default workspaces come back (W3).
-        let cached = format!(r#"drover_cached_objects{{resource="{name}"}}"#);
+        let cached = format!(r#"drover_cached_objects{{kind="{name}"}}"#);
         for r in &self.replicas {
             eventually(
                 &format!("drover {} to cache workspaces again", r.user),
@@ -752,7 +755,21 @@ impl Run<'_> {
             "workspaces cached again after s".into(),
             format!("{:.0}", readded.elapsed().as_secs_f64()),
         ));
-        // The operator applies the workspaces again.
+        // The operator applies the workspaces again. Their namespaces were made for the
+        // workspaces that went (other UIDs): drover hands a namespace to a new workspace only
+        // when its owner allows it (W6), so the operator does, for those and for fleet-default's.
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let allow =
+            serde_json::json!({"metadata": {"annotations": {ALLOW_EXISTING_NAMESPACE: "true"}}});
+        let names = (0..self.options.workspaces)
+            .map(workload::workspace_name)
+            .chain([DEFAULT_WORKSPACE.to_string()]);
+        for ns in names {
+            namespaces
+                .patch(&ns, &PatchParams::default(), &Patch::Merge(&allow))
+                .await
+                .with_context(|| format!("allowing a new workspace over namespace {ns}"))?;
+        }
         workload::workspaces(&self.client, 0..self.options.workspaces).await?;
         creating.await??;
         Ok(())
