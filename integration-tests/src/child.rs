@@ -44,6 +44,12 @@ impl DroverCommand {
         }
     }
 
+    /// Runs as the user of `kubeconfig` instead of the control plane's administrator.
+    pub fn kubeconfig(mut self, kubeconfig: impl Into<PathBuf>) -> Self {
+        self.kubeconfig = kubeconfig.into();
+        self
+    }
+
     /// Appends arguments of `drover run`.
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| a.to_string()));

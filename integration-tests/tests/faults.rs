@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use drover::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
+use drover_integration_tests::chaos::access;
+use drover_integration_tests::chaos::replica::LEASE_NAMESPACE;
 use drover_integration_tests::fixtures::{
     connect_mgmt, create_kubeconfig_secret, create_mgmt, create_prov, create_workspace,
     default_workspaces_ready, legacy_mgmt_cluster, legacy_name, prov_cluster,
 };
 use drover_integration_tests::{
-    CONVERGE, DroverChild, TestEnv, crd_files, eventually, metric, spawn_drover_logged,
+    CONVERGE, DroverChild, DroverCommand, Options, TestEnv, User, crd_files, eventually, metric,
+    spawn_drover_logged,
 };
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
@@ -771,5 +774,129 @@ async fn metrics_count_writes_by_group_and_kind_and_show_queue_depth() -> Result
             "{series} in\n{metrics}"
         );
     }
+    Ok(())
+}
+
+/// Waits until each of `names` in `namespace` names its mgmt cluster in its status.
+async fn have_mgmt(
+    client: &Client,
+    namespace: &str,
+    names: &[String],
+    within: Duration,
+) -> Result<()> {
+    let provs: Api<ProvCluster> = Api::namespaced(client.clone(), namespace);
+    let mgmts: Api<MgmtCluster> = Api::all(client.clone());
+    eventually("the prov clusters' mgmt clusters", within, || async {
+        for name in names {
+            let Some(mgmt) = provs.get(name).await?.cluster_name().map(str::to_string) else {
+                return Ok(None);
+            };
+            if mgmts.get_opt(&mgmt).await?.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(()))
+    })
+    .await
+}
+
+/// list and watch of prov clusters are taken from drover's ClusterRole and kube-apiserver is
+/// restarted (so every open watch starts again and is refused); meanwhile a workspace and prov
+/// clusters arrive. Once the rule is back, the prov watch must fill its cache again and the new
+/// prov clusters converge.
+#[tokio::test]
+#[ignore = "fails intermittently (1 run in 2 with leader election): after the rule is restored the prov watch is answered 410 Expired and the prov clusters created meanwhile get no mgmt cluster within 60 s; not fixed yet"]
+async fn prov_clusters_created_while_list_and_watch_were_revoked_converge_once_restored()
+-> Result<()> {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let user = "drover-replica";
+    let env = TestEnv::start_with(Options {
+        users: vec![User::plain(user)],
+        ..Options::default()
+    })
+    .await?;
+    let client = env.client()?;
+    create_namespace(&client, LEASE_NAMESPACE).await?;
+    access::grant(&client, &[user]).await?;
+    // As in `make chaos`: the chart's RBAC, and leader election (the restart costs the Lease
+    // its renewal, so a new term starts while prov clusters cannot be listed).
+    let drover = DroverCommand::new(&env)?
+        .kubeconfig(env.kubeconfig_for_user(user)?)
+        .args(&["--watch-failure-timeout", "3"])
+        .args(&[
+            "--lease-namespace",
+            LEASE_NAMESPACE,
+            "--lease-name",
+            "drover",
+        ])
+        .args(&["--identity", user])
+        .leader_election(true)
+        .log_file(env.dir().join("drover-revoked.log"))
+        .spawn()?;
+    readyz(&drover, 200, READY).await?;
+    default_workspaces_ready(&client).await?;
+    let ns = "fleet-default";
+    let before: Vec<String> = (0..100).map(|i| format!("before-{i}")).collect();
+    {
+        use futures::StreamExt;
+        let results: Vec<Result<_>> = futures::stream::iter(before.iter())
+            .map(|name| {
+                let client = client.clone();
+                async move { create_prov(&client, &prov_cluster(ns, name)).await }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+    }
+    have_mgmt(&client, ns, &before, Duration::from_secs(300)).await?;
+
+    // list and watch of prov clusters are refused; the restart ends the open watches.
+    let rules = access::revoke_list_watch(&client, "provisioning.cattle.io", "clusters").await?;
+    env.restart_apiserver().await?;
+    let revoked = async {
+        let body = readyz(&drover, 503, Duration::from_secs(60)).await?;
+        ensure!(
+            body.contains("clusters.provisioning.cattle.io"),
+            "/readyz: {body}"
+        );
+        // Workspaces and namespaces are still watched: a new workspace gets its namespace.
+        create_workspace(&client, "revoked").await?;
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        eventually(
+            "the new workspace's namespace while prov clusters cannot be listed",
+            Duration::from_secs(30),
+            || async { Ok(namespaces.get_opt("revoked").await?.map(|_| ())) },
+        )
+        .await?;
+        anyhow::Ok(())
+    }
+    .await;
+    let during: Vec<String> = (0..3).map(|i| format!("during-{i}")).collect();
+    for name in &during {
+        create_prov(&client, &prov_cluster(ns, name)).await?;
+    }
+    // Long enough for the watch's retries to reach kube's longest backoff.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    access::restore(&client, rules).await?;
+    revoked.with_context(|| format!("drover's log:\n{}", tail(&drover.log())))?;
+
+    // The watch lists again, and what arrived meanwhile is reconciled, while prov clusters keep
+    // arriving.
+    let churn = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            for i in 0..120 {
+                let _ = create_prov(&client, &prov_cluster(ns, &format!("churn-{i}"))).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+    let converged = have_mgmt(&client, ns, &during, Duration::from_secs(60)).await;
+    churn.abort();
+    converged.with_context(|| format!("drover's log:\n{}", tail(&drover.log())))?;
+    readyz(&drover, 200, Duration::from_secs(60)).await?;
     Ok(())
 }
