@@ -66,7 +66,7 @@ where
                     fault::panic_if_asked(obj.as_ref());
                     async move {
                         if !ctx.leadership.is_leader() {
-                            return Ok(Action::await_change());
+                            return Ok(not_writing(&ctx.leadership));
                         }
                         let key = object_key(obj.as_ref());
                         let started = Instant::now();
@@ -93,6 +93,18 @@ where
                 std::future::ready(())
             }),
     )
+}
+
+/// What a reconcile that may not write now does. A standby drops it: when it becomes the
+/// leader it reconciles everything. The leader in its last moments before the fence (a
+/// renewal is late) keeps it for a second later: the renewal may still come, and then no new
+/// term would bring the change back.
+fn not_writing(leadership: &crate::runtime::leadership::Leadership) -> Action {
+    if leadership.holds_term() {
+        Action::requeue(Duration::from_secs(1))
+    } else {
+        Action::await_change()
+    }
 }
 
 /// Runs `ensure` for objects that may be missing, which kube's `Controller` never reconciles
@@ -216,5 +228,26 @@ mod fault {
         if name.is_some() && obj.meta().name == *name {
             panic!("DROVER_DEBUG_PANIC_ON: reconcile of {name:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::leadership::Leadership;
+
+    #[test]
+    fn a_leader_near_its_fence_keeps_the_change_and_a_standby_drops_it() {
+        let leadership = Leadership::standby();
+        assert_eq!(not_writing(&leadership), Action::await_change());
+        // Inside the last moments before the fence: no write may start, the term still holds.
+        leadership.lead_until(tokio::time::Instant::now() + Duration::from_millis(100));
+        assert!(!leadership.is_leader());
+        assert_eq!(
+            not_writing(&leadership),
+            Action::requeue(Duration::from_secs(1))
+        );
+        leadership.set(false);
+        assert_eq!(not_writing(&leadership), Action::await_change());
     }
 }

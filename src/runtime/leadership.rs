@@ -57,6 +57,12 @@ impl Leadership {
         self.write_deadline_at(Instant::now()).is_some()
     }
 
+    /// Whether this replica holds a term, also in its last moments before the fence, when it
+    /// may not start a write but a renewal may still extend it.
+    pub fn holds_term(&self) -> bool {
+        self.0.borrow().leader
+    }
+
     /// How long a write started now may take, or `None` when it may not start at all.
     pub fn write_deadline(&self) -> Option<Duration> {
         self.write_deadline_at(Instant::now())
