@@ -12,6 +12,7 @@ use kube::core::PartialObjectMeta;
 use kube::discovery::ApiResource;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::Store;
+use kube::runtime::utils::ResetTimerBackoff;
 use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -154,7 +155,7 @@ impl Sources<'_> {
         K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Send + Sync + 'static,
     {
         decoded(
-            watcher(api, self.listing(everything())).default_backoff(),
+            watcher(api, self.listing(everything())).backoff(watch_backoff()),
             store,
             self.undecodable.clone(),
             self.metrics.clone(),
@@ -178,7 +179,7 @@ impl Sources<'_> {
             + 'static,
     {
         watcher(Api::all(self.client.clone()), self.listing(config))
-            .default_backoff()
+            .backoff(watch_backoff())
             .modify(keep_own_managed_fields)
     }
 
@@ -222,6 +223,22 @@ impl Sources<'_> {
             })
             .modify(strip_metadata)
     }
+}
+
+/// Waits between a failed watch request and the next: from 0.8 s, doubling with jitter, to at
+/// most 5 s, reset after 2 minutes without failure. kube's default grows to 30 s: after a
+/// permission was refused for a while, the first retry once it is back came up to 45 s late,
+/// was answered 410 (its resource version too old for a restarted API server), and that cost
+/// a second full wait before the list, so clusters created meanwhile waited a minute or more.
+/// A watch retried every 5 s costs the API server one refused request per kind.
+fn watch_backoff() -> ResetTimerBackoff<watcher::ExponentialBackoff> {
+    let exponential = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(800))
+        .with_max_delay(Duration::from_secs(5))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times();
+    ResetTimerBackoff::new(exponential.into(), Duration::from_secs(120))
 }
 
 fn strip_metadata<K: Resource>(obj: &mut K) {
