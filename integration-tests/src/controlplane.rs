@@ -24,6 +24,17 @@ use crate::process::{self, Component, Slot};
 const LOG_TAIL_LINES: usize = 40;
 /// How long the control plane may take to become ready once its binaries exist.
 const READY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Whether the API server serves `crd`'s kind (its `Established` condition is `True`).
+pub fn is_established(crd: &CustomResourceDefinition) -> bool {
+    crd.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        })
+}
+
 /// How long a CRD may take to become Established.
 const CRD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Prefix of the temporary directories; abandoned ones are removed by later starts.
@@ -809,15 +820,7 @@ async fn launch(
         let api = crd_api.clone();
         wait_until(running, &what, CRD_TIMEOUT, || {
             let (api, name) = (api.clone(), name.clone());
-            async move {
-                let crd = api.get(&name).await?;
-                Ok(crd
-                    .status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True"))
-            }
+            async move { Ok(is_established(&api.get(&name).await?)) }
         })
         .await?;
     }

@@ -170,3 +170,19 @@ pub async fn default_workspaces_ready(client: &Client) -> Result<()> {
     )
     .await
 }
+
+/// Whether workspace `w` says it waits because its namespace holds prov cluster `prov`
+/// (`Stalled`, reason `NamespaceHoldsClusters`, the message naming it).
+pub fn waits_for_prov(w: &FleetWorkspace, prov: &str) -> bool {
+    w.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.type_ == "Stalled"
+                    && c.reason.as_deref()
+                        == Some(drover::consts::reasons::workspace::NAMESPACE_HOLDS_CLUSTERS)
+                    && c.message.as_deref().is_some_and(|m| m.contains(prov))
+            })
+        })
+}

@@ -31,7 +31,8 @@ pub use apply::{FIELD_MANAGER, documents};
 pub use child::{DroverChild, DroverCommand, build_drover, drover_binary, spawn_drover_logged};
 pub use controlplane::{
     Options, Processes, TestEnv, User, binaries_dir, crd_files, crds, crds_in, fleet_crd_file,
-    fleet_dir, installed_crd_files, repo_root, token_for_service_account, unique_name,
+    fleet_dir, installed_crd_files, is_established, repo_root, token_for_service_account,
+    unique_name,
 };
 pub use drover::{CONVERGE, Drover, eventually, metric, test_config};
 pub use http_client::http_get;

@@ -11,7 +11,7 @@ use drover_integration_tests::chaos::access;
 use drover_integration_tests::chaos::replica::LEASE_NAMESPACE;
 use drover_integration_tests::fixtures::{
     connect_mgmt, create_kubeconfig_secret, create_mgmt, create_prov, create_workspace,
-    default_workspaces_ready, legacy_mgmt_cluster, legacy_name, prov_cluster,
+    default_workspaces_ready, legacy_mgmt_cluster, legacy_name, prov_cluster, waits_for_prov,
 };
 use drover_integration_tests::{
     CONVERGE, DroverChild, DroverCommand, Options, TestEnv, User, crd_files, eventually, metric,
@@ -438,17 +438,7 @@ async fn a_workspace_namespace_is_deleted_only_once_a_live_read_finds_no_cluster
             let Some(w) = workspaces.get_opt(ws).await? else {
                 bail!("the workspace went while its namespace holds a prov cluster");
             };
-            let waits = w
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| {
-                    c.type_ == "Stalled"
-                        && c.reason.as_deref() == Some("NamespaceHoldsClusters")
-                        && c.message.as_deref().is_some_and(|m| m.contains("hidden"))
-                });
-            Ok(waits.then_some(()))
+            Ok(waits_for_prov(&w, "hidden").then_some(()))
         },
     )
     .await?;

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::runtime::events::EventSender;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use dashmap::DashMap;
 use kube::Client;
 
 use crate::config::Config;
+use crate::runtime::events::EventSender;
 use crate::runtime::leadership::Leadership;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::priority::Priority;

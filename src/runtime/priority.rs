@@ -253,9 +253,29 @@ impl Priority {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn obj(name: &str) -> ObjectRef<ProvCluster> {
         ObjectRef::new(name).within("fleet-default")
+    }
+
+    fn hand_out_turns_in_background(p: &Arc<Priority>) -> tokio::task::JoinHandle<()> {
+        let p = p.clone();
+        tokio::spawn(async move { p.hand_out_turns().await })
+    }
+
+    /// A surfacing write that stays in flight until the returned sender is used.
+    fn surfacing_in_flight(
+        p: &Arc<Priority>,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<bool, tokio::sync::oneshot::error::RecvError>>,
+    ) {
+        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        let p = p.clone();
+        let write =
+            tokio::spawn(async move { p.surface(async { hold.await.map(|()| true) }).await });
+        (release, write)
     }
 
     #[tokio::test]
@@ -288,20 +308,13 @@ mod tests {
 
     #[tokio::test]
     async fn bookkeeping_waits_while_others_surface_and_is_woken_after() {
-        let p = std::sync::Arc::new(Priority::default());
-        let (release, hold) = tokio::sync::oneshot::channel::<()>();
-        let write = tokio::spawn({
-            let p = p.clone();
-            async move { p.surface(async { hold.await.map(|()| true) }).await }
-        });
+        let p = Arc::new(Priority::default());
+        let (release, write) = surfacing_in_flight(&p);
         tokio::time::sleep(Duration::from_millis(20)).await;
         let left = p.defer(&obj("a")).expect("parked while surfacing goes on");
         assert!(left <= MAX_DEFERRAL);
         let mut wakeups = Box::pin(p.wakeups());
-        let waker = tokio::spawn({
-            let p = p.clone();
-            async move { p.hand_out_turns().await }
-        });
+        let waker = hand_out_turns_in_background(&p);
         let _ = release.send(());
         assert!(matches!(write.await, Ok(Ok(true))));
         let woken = tokio::time::timeout(
@@ -317,11 +330,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_event_goes_once_surfacing_turns_quiet() {
-        let p = std::sync::Arc::new(Priority::default());
-        let waker = tokio::spawn({
-            let p = p.clone();
-            async move { p.hand_out_turns().await }
-        });
+        let p = Arc::new(Priority::default());
+        let waker = hand_out_turns_in_background(&p);
         let _sent: Result<bool, ()> = p.surface(async { Ok(true) }).await;
         let started = Instant::now();
         tokio::time::timeout(Duration::from_secs(5), p.bookkeeping_turn())
@@ -344,19 +354,12 @@ mod tests {
 
     #[tokio::test]
     async fn while_surfacing_goes_on_bookkeeping_gets_a_share_oldest_first() {
-        let p = std::sync::Arc::new(Priority::default());
-        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        let p = Arc::new(Priority::default());
         // One surfacing write stays in flight: surfacing never turns quiet in this test.
-        let held = tokio::spawn({
-            let p = p.clone();
-            async move { p.surface(async { hold.await.map(|()| true) }).await }
-        });
+        let (release, held) = surfacing_in_flight(&p);
         tokio::time::sleep(Duration::from_millis(20)).await;
         let mut wakeups = Box::pin(p.wakeups());
-        let dispatcher = tokio::spawn({
-            let p = p.clone();
-            async move { p.hand_out_turns().await }
-        });
+        let dispatcher = hand_out_turns_in_background(&p);
         assert!(p.defer(&obj("a")).is_some());
         assert!(p.defer(&obj("b")).is_some());
         let event = tokio::spawn({

@@ -25,14 +25,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail, ensure};
 use drover::api::{FleetCluster, FleetWorkspace, MgmtCluster, ProvCluster};
 use drover::consts::DEFAULT_WORKSPACE;
-use drover::consts::reasons::workspace as reasons;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 
-use crate::{Options as EnvOptions, TestEnv, User, audit, eventually, fixtures};
+use crate::{Options as EnvOptions, TestEnv, User, audit, eventually, fixtures, is_established};
 use replica::{LEASE_NAME, LEASE_NAMESPACE, Replica, leader};
 use report::{Outcome, Report};
 
@@ -501,16 +500,7 @@ impl Run<'_> {
         eventually(
             "Fleet's Cluster CRD to be established again",
             Duration::from_secs(60),
-            || async {
-                let crd = crds.get(name).await?;
-                Ok(crd
-                    .status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-                    .then_some(()))
-            },
+            || async { Ok(is_established(&crds.get(name).await?).then_some(())) },
         )
         .await?;
         Ok(())
@@ -599,17 +589,7 @@ impl Run<'_> {
                 let Some(w) = workspaces.get_opt(WS).await? else {
                     bail!("the workspace went while its namespace holds a prov cluster");
                 };
-                let waits = w
-                    .status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| {
-                        c.type_ == "Stalled"
-                            && c.reason.as_deref() == Some(reasons::NAMESPACE_HOLDS_CLUSTERS)
-                            && c.message.as_deref().is_some_and(|m| m.contains(PROV))
-                    });
-                Ok(waits.then_some(()))
+                Ok(fixtures::waits_for_prov(&w, PROV).then_some(()))
             },
         )
         .await?;
@@ -728,16 +708,7 @@ impl Run<'_> {
         eventually(
             "the FleetWorkspace CRD to be established again",
             Duration::from_secs(60),
-            || async {
-                let crd = crds.get(name).await?;
-                Ok(crd
-                    .status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-                    .then_some(()))
-            },
+            || async { Ok(is_established(&crds.get(name).await?).then_some(())) },
         )
         .await?;
         let readded = Instant::now();
