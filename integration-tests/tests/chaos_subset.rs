@@ -14,6 +14,7 @@ async fn a_killed_leader_a_bad_object_and_an_apiserver_restart_keep_every_invari
     let options = Options {
         seed: 7,
         provs: 40,
+        estate_provs: 0,
         legacy: 10,
         workspaces: 5,
         kills: 1,

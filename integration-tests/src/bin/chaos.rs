@@ -20,6 +20,10 @@ struct Cli {
     /// Prov clusters in all, created while the faults happen.
     #[arg(long, default_value_t = 1_000)]
     provs: usize,
+    /// Of `--provs`, how many are there (converged) before the first fault, as an estate that
+    /// grew before drover met a fault; by default every one is created while the faults happen.
+    #[arg(long, default_value_t = 0)]
+    estate_provs: usize,
     /// Legacy mgmt clusters, there before the first fault.
     #[arg(long, default_value_t = 200)]
     legacy: usize,
@@ -65,6 +69,7 @@ fn main() -> Result<ExitCode> {
     let options = Options {
         seed: cli.seed,
         provs: cli.provs,
+        estate_provs: cli.estate_provs,
         legacy: cli.legacy,
         workspaces: cli.workspaces,
         kills: cli.kills,

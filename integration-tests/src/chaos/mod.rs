@@ -133,6 +133,8 @@ pub struct Options {
     pub seed: u64,
     /// Prov clusters in all, spread over the scenarios (most arrive during the leader kills).
     pub provs: usize,
+    /// Of `provs`, how many are created (and converge) before the first scenario.
+    pub estate_provs: usize,
     /// Legacy mgmt clusters, there from the start.
     pub legacy: usize,
     /// Workspaces, there from the start.
@@ -227,6 +229,9 @@ pub async fn run(options: &Options) -> Result<Report> {
     // The estate every scenario starts from: legacy clusters and workspaces, converged.
     workload::legacy(&client, 0..options.legacy).await?;
     workload::workspaces(&client, 0..options.workspaces).await?;
+    let estate = options.estate_provs.min(options.provs);
+    workload::provs(&client, 0..estate).await?;
+    run.next_prov = estate;
     let mut outcomes = Vec::new();
     let setup = run
         .check("setup", Timestamp::now(), Instant::now(), Vec::new())
@@ -262,7 +267,8 @@ impl Run<'_> {
     /// kill).
     fn batch(&self) -> usize {
         let spread = self.options.scenarios.len().max(1) + self.options.kills;
-        (self.options.provs / spread).max(1)
+        let during = self.options.provs - self.options.estate_provs.min(self.options.provs);
+        (during / spread).max(1)
     }
 
     /// Starts creating `n` more prov clusters; the creates run while the fault happens.
@@ -646,7 +652,8 @@ impl Run<'_> {
         self.asked = vec![
             ask("management.cattle.io", "clusters", None, &mgmt, false),
             ask("fleet.cattle.io", "clusters", Some(WS), PROV, false),
-            ask("", "namespaces", None, WS, true),
+            // The audit log names a namespace's own namespace as the namespace itself.
+            ask("", "namespaces", Some(WS), WS, true),
         ];
         let deleting = Instant::now();
         eventually(

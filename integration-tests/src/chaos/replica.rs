@@ -65,7 +65,11 @@ impl Replica {
             .args(&self.extra)
             .env_remove("POD_NAME")
             .env_remove("POD_NAMESPACE")
-            .env("DROVER_LOG", "info")
+            // `CHAOS_DROVER_LOG` (a `DROVER_LOG` filter) looks closer at a failing scenario.
+            .env(
+                "DROVER_LOG",
+                std::env::var("CHAOS_DROVER_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)

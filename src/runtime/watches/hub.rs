@@ -111,6 +111,12 @@ where
     /// watch was not following: objects that are new or have a new version, and the objects the
     /// cache held that the list no longer has, as deletions. Nothing that happened in the gap
     /// waits for an unrelated event to be reconciled.
+    ///
+    /// All of it is passed on once the re-list is complete, never while it runs: the store shows
+    /// a re-list only at its end, and kube's `Controller` drops a trigger for an object its store
+    /// does not hold yet. A re-list that takes a while (a streaming list from an API server that
+    /// just restarted, one refused for minutes by a missing permission) would otherwise lose
+    /// every object created in the gap until something else touched it.
     pub fn run<S>(
         &mut self,
         events: S,
@@ -139,6 +145,8 @@ where
             // During a re-list: what the cache held before it, by key, with its version. What
             // the list does not bring again was deleted meanwhile.
             let mut before: HashMap<ObjectRef<K>, Arc<K>> = HashMap::new();
+            // During a re-list: what it brought that is new or changed, passed on at its end.
+            let mut changed: Vec<K> = Vec::new();
             while let Some(event) = stream.next().await {
                 let event = match event {
                     Ok(event) => event,
@@ -176,6 +184,9 @@ where
                     watcher::Event::Apply(o) | watcher::Event::Delete(o) => vec![o],
                     watcher::Event::Init if !first_list => {
                         metrics.relisted(&resource);
+                        // A re-list that started again (the previous one failed half-way) did
+                        // not show what it had brought: the new one brings it again.
+                        changed.clear();
                         before = store
                             .state()
                             .into_iter()
@@ -188,12 +199,20 @@ where
                             before.remove(&ObjectRef::from_obj(&o)).is_some_and(|old| {
                                 old.meta().resource_version == o.meta().resource_version
                             });
-                        if unchanged { vec![] } else { vec![o] }
+                        if !unchanged {
+                            changed.push(o);
+                        }
+                        vec![]
                     }
-                    watcher::Event::InitDone if !first_list => std::mem::take(&mut before)
-                        .into_values()
-                        .map(|o| o.as_ref().clone())
-                        .collect(),
+                    watcher::Event::InitDone if !first_list => {
+                        let mut touched = std::mem::take(&mut changed);
+                        touched.extend(
+                            std::mem::take(&mut before)
+                                .into_values()
+                                .map(|o| o.as_ref().clone()),
+                        );
+                        touched
+                    }
                     watcher::Event::InitDone => {
                         first_list = false;
                         vec![]
@@ -217,5 +236,75 @@ where
 {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use kube::runtime::watcher::Event;
+    use tokio::sync::mpsc::unbounded_channel;
+    use tokio_stream::wrappers::UnboundedReceiverStream;
+
+    use super::*;
+    use crate::api::MgmtCluster;
+
+    fn mgmt(name: &str, version: &str) -> MgmtCluster {
+        let mut m = MgmtCluster::new(name, Default::default());
+        m.metadata.resource_version = Some(version.into());
+        m
+    }
+
+    #[tokio::test]
+    async fn a_relist_passes_on_what_changed_once_the_store_shows_it() {
+        let mut hub = Hub::<MgmtCluster>::new();
+        let store = hub.store();
+        let mut touched = std::pin::pin!(hub.subscribe());
+        let (events, rx) = unbounded_channel();
+        let run = hub.run(
+            UnboundedReceiverStream::new(rx).map(Ok),
+            Arc::new(Metrics::default()),
+            WatchHealth::default(),
+        );
+        let run = tokio::spawn(run);
+        for event in [
+            Event::Init,
+            Event::InitApply(mgmt("kept", "1")),
+            Event::InitApply(mgmt("changed", "1")),
+            Event::InitApply(mgmt("gone", "1")),
+            Event::InitDone,
+            // The watch expired; the re-list brings what happened in the gap.
+            Event::Init,
+            Event::InitApply(mgmt("kept", "1")),
+            Event::InitApply(mgmt("changed", "5")),
+            Event::InitApply(mgmt("new", "6")),
+        ] {
+            events.send(event).unwrap();
+        }
+        // The re-list is not complete: the store still shows the old state, and nothing of the
+        // re-list may reach a controller that would look it up there.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(store.get(&ObjectRef::new("new")).is_none());
+        let early = futures::FutureExt::now_or_never(touched.next());
+        assert!(
+            early.is_none(),
+            "passed on before the store shows it: {early:?}"
+        );
+        events.send(Event::InitDone).unwrap();
+        let mut names = Vec::new();
+        for _ in 0..3 {
+            let o = touched.next().await.unwrap().unwrap();
+            let name = o.metadata.name.clone().unwrap();
+            if name != "gone" {
+                assert!(store.get(&ObjectRef::new(&name)).is_some(), "{name}");
+            }
+            names.push(name);
+        }
+        names.sort();
+        assert_eq!(names, ["changed", "gone", "new"]);
+        assert!(store.get(&ObjectRef::new("gone")).is_none());
+        run.abort();
     }
 }
