@@ -103,13 +103,13 @@ pub async fn start(
 ) -> Result<Running, RunError> {
     let mut watches = Watches::new(&config);
     let client = clients.writes;
-    let recorder = crate::runtime::events::recorder(client.clone(), config.identity.clone());
+    let events = crate::runtime::events::sender(client.clone(), config.identity.clone());
     let context = Arc::new(Context::new(
         client.clone(),
         config,
         watches.stores(),
         metrics,
-        recorder,
+        events,
         leadership,
     ));
     // Subscriptions first: the watches pass on what they see from their start.

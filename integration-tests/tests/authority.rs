@@ -512,13 +512,13 @@ async fn a_finalizer_another_controller_added_meanwhile_survives_drovers_finaliz
     // drover's write door on its own, as a reconcile holding a cached copy uses it.
     let config = test_config();
     let stores = Watches::new(&config).stores();
-    let recorder = drover::runtime::events::recorder(client.clone(), None);
+    let events = drover::runtime::events::sender(client.clone(), None);
     let ctx = Context::new(
         client.clone(),
         config,
         stores,
         Arc::new(Metrics::default()),
-        recorder,
+        events,
         Leadership::always(),
     );
     let namespace = env.unique_name("finalizers");

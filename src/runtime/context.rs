@@ -19,7 +19,8 @@ pub struct Context {
     pub config: Config,
     pub stores: Stores,
     pub metrics: Arc<Metrics>,
-    pub recorder: EventSender,
+    /// Where Events go (one kube `Recorder` per Event, see [`EventSender`]).
+    pub events: EventSender,
     pub leadership: Leadership,
     /// Surfacing writes ahead of bookkeeping writes.
     pub priority: Arc<Priority>,
@@ -42,7 +43,7 @@ impl Context {
         config: Config,
         stores: Stores,
         metrics: Arc<Metrics>,
-        recorder: EventSender,
+        events: EventSender,
         leadership: Leadership,
     ) -> Self {
         let permits = usize::from(config.concurrency.max(1));
@@ -51,7 +52,7 @@ impl Context {
             config,
             stores,
             metrics,
-            recorder,
+            events,
             priority: Arc::new(Priority::default()),
             deferred_events: Arc::new(tokio::sync::Semaphore::new(permits)),
             leadership,

@@ -43,7 +43,8 @@ impl EventSender {
     }
 }
 
-pub fn recorder(client: kube::Client, instance: Option<String>) -> EventSender {
+/// Sends Events as drover (`instance`: the replica's identity).
+pub fn sender(client: kube::Client, instance: Option<String>) -> EventSender {
     EventSender {
         client,
         reporter: Reporter {
@@ -109,7 +110,7 @@ impl Context {
         send(
             &self.leadership,
             &self.metrics,
-            &self.recorder,
+            &self.events,
             reference,
             event(note),
         )
@@ -125,13 +126,13 @@ impl Context {
         let event = event(note);
         let leadership = self.leadership.clone();
         let metrics = self.metrics.clone();
-        let recorder = self.recorder.clone();
+        let events = self.events.clone();
         let priority = self.priority.clone();
         let permits = self.deferred_events.clone();
         tokio::spawn(async move {
             priority.bookkeeping_turn().await;
             let _permit = permits.acquire_owned().await;
-            send(&leadership, &metrics, &recorder, &target, event).await;
+            send(&leadership, &metrics, &events, &target, event).await;
         });
     }
 }
