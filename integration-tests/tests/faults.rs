@@ -863,7 +863,10 @@ async fn prov_clusters_created_while_list_and_watch_were_revoked_converge_once_r
         anyhow::Ok(())
     }
     .await;
-    let during: Vec<String> = (0..3).map(|i| format!("during-{i}")).collect();
+    // Named to come first in the re-list (the API server sends it in key order), long before
+    // the re-list completes: a watch that passed them on before its store showed the re-list
+    // lost them to kube's `Controller`, which drops a trigger for an object it cannot find.
+    let during: Vec<String> = (0..3).map(|i| format!("a-during-{i}")).collect();
     for name in &during {
         create_prov(&client, &prov_cluster(ns, name)).await?;
     }
