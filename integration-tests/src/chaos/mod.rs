@@ -123,6 +123,16 @@ impl Scenario {
         }
     }
 
+    /// How many batches of new prov clusters the scenario creates while it runs (the leader
+    /// kills one per kill; re-adding Fleet's CRD none).
+    fn batches(self, kills: usize) -> usize {
+        match self {
+            Self::LeaderKills => kills,
+            Self::CrdReadded => 0,
+            _ => 1,
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
@@ -178,6 +188,8 @@ struct Run<'a> {
     options: &'a Options,
     /// The next prov cluster number to create.
     next_prov: usize,
+    /// Batches of new prov clusters the scenarios still to run will create.
+    batches_left: usize,
     /// The deletes the running scenario asked for.
     asked: Vec<Asked>,
     _agent: workload::Agent,
@@ -223,6 +235,11 @@ pub async fn run(options: &Options) -> Result<Report> {
         rng: Rng::new(options.seed),
         options,
         next_prov: 0,
+        batches_left: options
+            .scenarios
+            .iter()
+            .map(|s| s.batches(options.kills))
+            .sum(),
         asked: Vec::new(),
         _agent: workload::Agent::start(client.clone()),
     };
@@ -263,17 +280,19 @@ pub async fn run(options: &Options) -> Result<Report> {
 }
 
 impl Run<'_> {
-    /// How many prov clusters each scenario adds while it runs (the leader kills add theirs per
-    /// kill).
-    fn batch(&self) -> usize {
-        let spread = self.options.scenarios.len().max(1) + self.options.kills;
-        let during = self.options.provs - self.options.estate_provs.min(self.options.provs);
-        (during / spread).max(1)
+    /// How many prov clusters the next batch adds: what is left of `provs` shared evenly over
+    /// the batches left, so that the run creates all of them.
+    fn batch(&mut self) -> usize {
+        let left = self.options.provs.saturating_sub(self.next_prov);
+        let n = left.div_ceil(self.batches_left.max(1)).max(1);
+        self.batches_left = self.batches_left.saturating_sub(1);
+        n
     }
 
-    /// Starts creating `n` more prov clusters; the creates run while the fault happens.
-    fn more_provs(&mut self, n: usize) -> tokio::task::JoinHandle<Result<()>> {
-        let range = self.next_prov..(self.next_prov + n).min(self.options.provs.max(n));
+    /// Starts creating the next batch of prov clusters; the creates run while the fault happens.
+    fn more_provs(&mut self) -> tokio::task::JoinHandle<Result<()>> {
+        let n = self.batch();
+        let range = self.next_prov..self.next_prov + n;
         self.next_prov = range.end;
         let client = self.client.clone();
         tokio::spawn(async move { workload::provs(&client, range).await })
@@ -307,7 +326,7 @@ impl Run<'_> {
             match scenario {
                 Scenario::LeaderKills => self.leader_kills(&mut figures).await?,
                 Scenario::ApiserverRestart => {
-                    let creating = self.more_provs(self.batch());
+                    let creating = self.more_provs();
                     self.mid_convergence().await?;
                     self.env.restart_apiserver().await?;
                     creating.await??;
@@ -351,7 +370,7 @@ impl Run<'_> {
 
     /// `component` stopped with SIGSTOP for `how_long` while a batch converges.
     async fn stopped(&mut self, component: &str, how_long: Duration) -> Result<()> {
-        let creating = self.more_provs(self.batch());
+        let creating = self.more_provs();
         self.mid_convergence().await?;
         self.env.signal(component, libc::SIGSTOP)?;
         tokio::time::sleep(how_long).await;
@@ -365,7 +384,7 @@ impl Run<'_> {
         let mut at_writes = Vec::new();
         let mut reclaimed = 0;
         for _ in 0..self.options.kills {
-            let creating = self.more_provs(self.batch());
+            let creating = self.more_provs();
             let i = self.leader(Duration::from_secs(60)).await?;
             let base = self.replicas[i].writes().await?;
             let target = self.rng.between(1, 60) as f64;
@@ -444,8 +463,7 @@ impl Run<'_> {
             .await
             .context("creating the malformed mgmt cluster")?;
         let first = self.next_prov;
-        let n = self.batch();
-        self.more_provs(n).await??;
+        self.more_provs().await??;
         let provs: Api<ProvCluster> = Api::namespaced(self.client.clone(), DEFAULT_WORKSPACE);
         let last = self.next_prov;
         eventually(
@@ -530,7 +548,7 @@ impl Run<'_> {
         let provs: Api<ProvCluster> = Api::namespaced(self.client.clone(), WS);
         let i = self.leader(Duration::from_secs(60)).await?;
         let errors_before = self.replicas[i].metric(&watch_errors(RESOURCE)).await?;
-        let creating = self.more_provs(self.batch());
+        let creating = self.more_provs();
         fixtures::create_workspace(&self.client, WS).await?;
         eventually(
             "drover to create the new workspace's namespace",
@@ -683,7 +701,7 @@ impl Run<'_> {
         let workspaces: Api<FleetWorkspace> = Api::all(self.client.clone());
         let before = workspaces.list(&ListParams::default()).await?.items.len();
         figures.push(("workspaces deleted with the CRD".into(), before.to_string()));
-        let creating = self.more_provs(self.batch());
+        let creating = self.more_provs();
         self.mid_convergence().await?;
         // The chart's admission policy refuses the delete without this opt-in; the chaos
         // control plane does not install the policy, the annotation is what an operator sets.
