@@ -36,7 +36,7 @@
 //!
 //! What no client can fence: a request the API server holds unread when it stops (SIGSTOP, a
 //! stalled node) is read when it goes on. Most such requests are refused (the API server sees
-//! the closed connection first), but some can land after the hold it was sent in has expired;
+//! the closed connection first), but some can land after the hold they were sent in has expired;
 //! Kubernetes has no fencing token a write could carry. Such a request is served in the first
 //! moments after the API server goes on, before any replica can take the Lease (taking it needs
 //! a read and a write after that), and the term that follows reconciles everything from what it
